@@ -1,0 +1,1 @@
+"""The demo: a short tour of django-tasks-local. Run it with ``make demo``."""

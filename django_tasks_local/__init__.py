@@ -1,0 +1,20 @@
+"""Background task backends for Django's task framework, on local thread and
+process pools: no broker, no worker process to run.
+
+::
+
+    TASKS = {"default": {"BACKEND": "django_tasks_local.ThreadPoolBackend"}}
+"""
+
+from .backends import ThreadPoolBackend
+from .exceptions import TaskDropped, WorkerDied
+from .execution import current_result_id
+from .waiting import wait
+
+__all__ = [
+    "TaskDropped",
+    "ThreadPoolBackend",
+    "WorkerDied",
+    "current_result_id",
+    "wait",
+]

@@ -1,0 +1,113 @@
+"""The Django-facing backend classes.
+
+Each instance is thin: Django makes one per thread, so all state lives in the
+alias's shared ``Runtime``. Options are validated when the backend is created;
+a ``Task`` is validated once per runtime and remembered, so the hot path of
+``enqueue()`` does no ``inspect`` work after the first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import Task, TaskResult
+
+from . import runtime as runtime_registry
+from .options import (
+    THREAD_OPTIONS,
+    PoolOptions,
+    parse_thread_options,
+    unknown_option_warnings,
+)
+from .pools import Pool
+from .pools.thread import ThreadPool
+from .runtime import VALIDATED_TASKS_LIMIT, Runtime
+
+
+class LocalBackend(BaseTaskBackend):
+    """What both pool backends share: options, the runtime, results, join, close."""
+
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = True
+
+    # Set by each concrete backend: which options it reads, how it validates them,
+    # and the pool that runs its tasks.
+    known_options: frozenset[str]
+    option_parser: Callable[[str, Mapping[str, Any]], PoolOptions]
+    pool_class: type[Pool]
+
+    def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
+        super().__init__(alias, params)
+        self.pool_options = type(self).option_parser(alias, self.options)
+        self._runtime_key = (
+            alias,
+            type(self),
+            self.pool_options,
+            frozenset(self.queues),
+        )
+        self._runtime: Runtime | None = None
+        self._runtime_generation = -1
+
+    @property
+    def runtime(self) -> Runtime:
+        """The alias's shared runtime (made on first use; starts nothing)."""
+        if self._runtime_generation != runtime_registry.generation:
+            self._runtime = runtime_registry.get_runtime(
+                self._runtime_key, self._make_runtime
+            )
+            self._runtime_generation = runtime_registry.generation
+        return self._runtime
+
+    def _make_runtime(self) -> Runtime:
+        return Runtime(self.alias, type(self), self.pool_options, self.pool_class)
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        runtime = self.runtime
+        validated = runtime.validated
+        if task not in validated:
+            self.validate_task(task)
+            if len(validated) >= VALIDATED_TASKS_LIMIT:
+                validated.clear()
+            validated.add(task)
+        return runtime.enqueue(task, args, kwargs)
+
+    def get_result(self, result_id: str) -> TaskResult:
+        return self.runtime.store.get(result_id)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until nothing of this alias is READY (and due) or RUNNING.
+
+        Return True, or False if ``timeout`` seconds passed first. Event-driven.
+        """
+        return self.runtime.join(timeout)
+
+    def close(self) -> None:
+        """Finish running and due tasks, drop deferred ones not yet due (with a
+        warning), and stop this alias's workers. Results stay readable; a later
+        enqueue starts a fresh pool."""
+        self.runtime.close()
+
+    def check(self, **kwargs: Any) -> list:
+        return [
+            *super().check(**kwargs),
+            *unknown_option_warnings(
+                self.alias, self.options, self.known_options, type(self).__name__
+            ),
+        ]
+
+
+class ThreadPoolBackend(LocalBackend):
+    """Runs tasks on a pool of ``MAX_WORKERS`` threads: for I/O-bound work.
+
+    Threads share the GIL, so CPU-bound tasks do not run in parallel here; use
+    ``ProcessPoolBackend`` for those. A thread cannot be stopped, so there is no
+    ``TIMEOUT``.
+    """
+
+    known_options = THREAD_OPTIONS
+    option_parser = staticmethod(parse_thread_options)
+    pool_class = ThreadPool

@@ -1,0 +1,242 @@
+"""What runs inside a worker, a thread or a child process alike.
+
+::
+
+    Call (result id, task, args, kwargs)          ──► execute() in the worker
+        close_old_connections()
+        current_result_id.set(id)
+        report_started(started_at)                ──► parent: RUNNING, task_started
+        task function (sync, or async on this thread's event loop)
+        return value normalised to JSON
+        any BaseException captured as class path + traceback
+        close_old_connections()
+    Outcome (ok, value or error, started_at, finished_at) ──► parent: finished
+
+Nothing here touches the result store or sends a signal: the caller reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import fields
+from inspect import iscoroutinefunction
+from typing import Any, NamedTuple
+
+from django.db import close_old_connections
+from django.tasks.base import Task, TaskContext, TaskResultStatus
+from django.utils.json import normalize_json
+from django.utils.module_loading import import_string
+
+from .results import build_result
+
+logger = logging.getLogger(__name__)
+
+#: The id of the ``TaskResult`` the current task is running as; set while a task
+#: runs, in threads, in worker processes and in async tasks.
+current_result_id: ContextVar[str] = ContextVar("django_tasks_local.current_result_id")
+
+
+class Call:
+    """Everything a worker needs to run one task. Picklable for worker processes.
+
+    Pickling sends the task by its module path plus its options and rebuilds it
+    without asking a backend to validate it: the parent already did, and the child
+    may not have the alias (``override_settings(TASKS=...)`` lives in the parent).
+    """
+
+    __slots__ = ("args", "backend", "enqueued_at", "id", "kwargs", "task")
+
+    def __init__(
+        self,
+        id: str,
+        task: Task,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        backend: str,
+        enqueued_at: float,
+    ) -> None:
+        self.id = id
+        self.task = task
+        self.args = args
+        self.kwargs = kwargs
+        self.backend = backend
+        self.enqueued_at = enqueued_at
+
+    def __reduce__(self):
+        task = self.task
+        task_state = (
+            task.module_path,
+            task.priority,
+            task.backend,
+            task.queue_name,
+            task.run_after,
+            task.takes_context,
+        )
+        return (
+            _rebuild_call,
+            (
+                self.id,
+                task_state,
+                self.args,
+                self.kwargs,
+                self.backend,
+                self.enqueued_at,
+            ),
+        )
+
+
+_task_cache: dict[tuple, Task] = {}
+
+
+def _rebuild_task(state: tuple) -> Task:
+    """The ``Task`` a pickled ``Call`` names, imported from its module path."""
+    task = _task_cache.get(state)
+    if task is not None:
+        return task
+    module_path, priority, backend, queue_name, run_after, takes_context = state
+    target = import_string(module_path)
+    func = target.func if isinstance(target, Task) else target
+    task = object.__new__(Task)
+    values = {
+        "func": func,
+        "priority": priority,
+        "backend": backend,
+        "queue_name": queue_name,
+        "run_after": run_after,
+        "takes_context": takes_context,
+    }
+    for field in fields(Task):
+        object.__setattr__(task, field.name, values[field.name])
+    _task_cache[state] = task
+    return task
+
+
+def _rebuild_call(id, task_state, args, kwargs, backend, enqueued_at) -> Call:
+    return Call(id, _rebuild_task(task_state), args, kwargs, backend, enqueued_at)
+
+
+class Outcome(NamedTuple):
+    """How one execution ended. A tuple, so it pickles small and fast."""
+
+    ok: bool
+    #: The JSON-normalised return value (``ok``), else None.
+    return_value: Any
+    #: ``module.QualName`` of the exception (not ``ok``), else None.
+    error_class_path: str | None
+    #: The formatted traceback, message included (not ``ok``), else None.
+    traceback: str | None
+    started_at: float
+    finished_at: float
+
+
+def exception_class_path(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def failure(exc: BaseException, started_at: float, finished_at: float) -> Outcome:
+    """An ``Outcome`` for an exception, with its class path and full traceback."""
+    return Outcome(
+        False,
+        None,
+        exception_class_path(exc),
+        "".join(traceback.format_exception(exc)),
+        started_at,
+        finished_at,
+    )
+
+
+class ReturnValueError(TypeError):
+    """The task's return value cannot be stored (not JSON-serialisable)."""
+
+
+def execute(
+    call: Call, worker_id: str, report_started: Callable[[float], object]
+) -> Outcome:
+    """Run ``call`` here and now and say how it ended. Never raises.
+
+    ``report_started`` is called with the start time just before the task
+    function, so RUNNING and ``started_at`` are facts, not guesses.
+    """
+    _close_old_connections()
+    token = current_result_id.set(call.id)
+    try:
+        started_at = time.time()
+        report_started(started_at)
+        try:
+            value = _invoke(call, worker_id, started_at)
+            try:
+                value = normalize_json(value)
+            except (TypeError, ValueError) as exc:
+                raise ReturnValueError(
+                    f"Task {call.task.module_path} returned a value that is not "
+                    f"JSON-serialisable ({type(value).__qualname__}): {exc}"
+                ) from exc
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too fails only the task
+            return failure(exc, started_at, time.time())
+        return Outcome(True, value, None, None, started_at, time.time())
+    finally:
+        current_result_id.reset(token)
+        _close_old_connections()
+
+
+def _invoke(call: Call, worker_id: str, started_at: float) -> Any:
+    task = call.task
+    args = call.args
+    if task.takes_context:
+        running = build_result(
+            task=task,
+            result_id=call.id,
+            status=TaskResultStatus.RUNNING,
+            enqueued_at=call.enqueued_at,
+            started_at=started_at,
+            finished_at=None,
+            args=call.args,
+            kwargs=call.kwargs,
+            backend=call.backend,
+            errors=[],
+            worker_ids=[worker_id],
+        )
+        args = [TaskContext(task_result=running), *args]
+    func = task.func
+    if iscoroutinefunction(func):
+        # The coroutine runs in a copy of this context, current_result_id included.
+        return _event_loop().run(
+            func(*args, **call.kwargs), context=contextvars.copy_context()
+        )
+    return func(*args, **call.kwargs)
+
+
+def _close_old_connections() -> None:
+    """Django's per-request connection hygiene, around each task instead."""
+    try:
+        close_old_connections()
+    except Exception:  # a broken connection must not fail the worker
+        logger.exception("close_old_connections() failed")
+
+
+_local = threading.local()
+
+
+def _event_loop() -> asyncio.Runner:
+    """This worker thread's event loop, made on first use and kept: a new loop per
+    async task would cost more than most tasks."""
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        runner = _local.runner = asyncio.Runner()
+    return runner
+
+
+def close_event_loop() -> None:
+    """Close this thread's event loop, if it made one (a worker is exiting)."""
+    runner = getattr(_local, "runner", None)
+    if runner is not None:
+        _local.runner = None
+        runner.close()

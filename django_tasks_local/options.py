@@ -1,0 +1,138 @@
+"""Parsing and validating a backend's ``OPTIONS`` into a frozen dataclass.
+
+Validation happens once, when Django creates the backend, so a typo in settings
+fails loudly at start-up (``InvalidTaskBackend``) instead of on the first enqueue.
+Unknown option names are not errors (Django passes ``OPTIONS`` through untouched)
+but are reported by the system checks as warnings that name them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import checks
+from django.tasks.exceptions import InvalidTaskBackend
+
+#: Default number of tasks of one alias that execute at once. Ten suits I/O-bound
+#: work (threads mostly wait); lower it for CPU-bound process pools.
+DEFAULT_MAX_WORKERS = 10
+#: Default number of finished results kept in memory per alias. Each costs a few
+#: hundred bytes plus its arguments and return value.
+DEFAULT_MAX_RESULTS = 1000
+
+START_METHODS = ("fork", "forkserver", "spawn")
+
+THREAD_OPTIONS = frozenset({"MAX_WORKERS", "MAX_RESULTS"})
+PROCESS_OPTIONS = THREAD_OPTIONS | {"TIMEOUT", "MAX_TASKS_PER_CHILD", "START_METHOD"}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """The validated options of one alias. Hashable, so it can key shared runtimes."""
+
+    max_workers: int = DEFAULT_MAX_WORKERS
+    max_results: int = DEFAULT_MAX_RESULTS
+    #: Seconds a process-pool task may run before its worker process is ended.
+    timeout: float | None = None
+    #: Tasks a worker process runs before it is replaced (None: never replaced).
+    max_tasks_per_child: int | None = None
+    #: How worker processes are started (process pool only).
+    start_method: str | None = None
+
+
+def default_start_method() -> str:
+    """``forkserver`` where the platform has it, else ``spawn``.
+
+    Forking a multi-threaded web process can deadlock the child on a lock some
+    other thread held at fork time, so ``fork`` is only used when asked for.
+    """
+    available = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in available else "spawn"
+
+
+def _fail(alias: str, name: str, value: Any, expected: str) -> InvalidTaskBackend:
+    return InvalidTaskBackend(
+        f"TASKS[{alias!r}]['OPTIONS'][{name!r}] must be {expected}; got {value!r}."
+    )
+
+
+def _positive_int(alias: str, raw: Mapping[str, Any], name: str, default: int | None):
+    value = raw.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(alias, name, value, "an int >= 1")
+    return value
+
+
+def parse_thread_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
+    """Validate the options of a ``ThreadPoolBackend``."""
+    if not isinstance(raw, Mapping):
+        raise _fail_options(alias, raw)
+    if "TIMEOUT" in raw:
+        raise InvalidTaskBackend(
+            f"TASKS[{alias!r}]['OPTIONS']['TIMEOUT'] is not supported by "
+            "ThreadPoolBackend: a thread cannot be stopped from outside. Use "
+            "ProcessPoolBackend, whose worker processes can be ended, for tasks "
+            f"that need a time limit (got TIMEOUT={raw['TIMEOUT']!r})."
+        )
+    return PoolOptions(
+        max_workers=_positive_int(alias, raw, "MAX_WORKERS", DEFAULT_MAX_WORKERS),
+        max_results=_positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS),
+    )
+
+
+def parse_process_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
+    """Validate the options of a ``ProcessPoolBackend``."""
+    if not isinstance(raw, Mapping):
+        raise _fail_options(alias, raw)
+    timeout = raw.get("TIMEOUT")
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0
+        or timeout == float("inf")
+    ):
+        raise _fail(alias, "TIMEOUT", timeout, "a positive number of seconds")
+    start_method = raw.get("START_METHOD")
+    if start_method is None:
+        start_method = default_start_method()
+    elif start_method not in START_METHODS:
+        raise _fail(alias, "START_METHOD", start_method, f"one of {START_METHODS}")
+    elif start_method not in multiprocessing.get_all_start_methods():
+        raise _fail(
+            alias, "START_METHOD", start_method, "a start method this platform has"
+        )
+    return PoolOptions(
+        max_workers=_positive_int(alias, raw, "MAX_WORKERS", DEFAULT_MAX_WORKERS),
+        max_results=_positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS),
+        timeout=float(timeout) if timeout is not None else None,
+        max_tasks_per_child=_positive_int(alias, raw, "MAX_TASKS_PER_CHILD", None),
+        start_method=start_method,
+    )
+
+
+def _fail_options(alias: str, raw: Any) -> InvalidTaskBackend:
+    return InvalidTaskBackend(
+        f"TASKS[{alias!r}]['OPTIONS'] must be a dict; got {raw!r}."
+    )
+
+
+def unknown_option_warnings(
+    alias: str, raw: Mapping[str, Any], known: frozenset[str], backend_name: str
+) -> list[checks.CheckMessage]:
+    """System-check warnings for option names the backend does not read."""
+    return [
+        checks.Warning(
+            f"TASKS[{alias!r}]['OPTIONS'] has an unknown option {name!r}; "
+            f"{backend_name} ignores it.",
+            hint=f"Known options: {', '.join(sorted(known))}.",
+            obj=backend_name,
+            id="django_tasks_local.W001",
+        )
+        for name in raw
+        if name not in known
+    ]

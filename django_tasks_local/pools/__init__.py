@@ -1,0 +1,39 @@
+"""Pools: the strategies that run jobs, behind one small interface.
+
+A pool is made with the alias's scheduler and a ``Reporter``, pulls a job from the
+scheduler only when one of its workers is free, and tells the reporter when each
+job really started and how it ended. Everything above (store, signals, Django) is
+shared by every pool, so a new one (say, an executor of a cluster engine) needs
+only these methods.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..execution import Outcome
+from ..options import PoolOptions
+from ..scheduler import Scheduler
+from ..store import Record
+
+
+class Reporter(Protocol):
+    """Where a pool reports. Called from the pool's threads, never under a lock."""
+
+    def started(self, record: Record, started_at: float, worker_id: str) -> None:
+        """A worker began ``record`` at ``started_at`` (epoch seconds)."""
+
+    def finished(self, record: Record, outcome: Outcome, worker_id: str) -> None:
+        """``record`` ended as ``outcome`` on ``worker_id``."""
+
+
+class Pool(Protocol):
+    def __init__(
+        self, name: str, options: PoolOptions, scheduler: Scheduler, reporter: Reporter
+    ) -> None: ...
+
+    def start(self) -> None:
+        """Start the workers. Called once, on the alias's first enqueue."""
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the workers once the scheduler is stopped; return when they have."""

@@ -1,0 +1,82 @@
+"""Running jobs on a fixed set of threads that pull from the scheduler.
+
+::
+
+    enqueue() ──► scheduler heap ──► worker thread 1..MAX_WORKERS: take()
+                                        execute(record)  (reporter.started inside)
+                                        reporter.finished(record, outcome)
+                                        scheduler.done()
+
+There is no queue of its own between the scheduler and the threads: a thread takes
+the next job the moment it is free, so priority order holds exactly and a job is
+handed over with one lock and one condition notify (cheaper than a
+``ThreadPoolExecutor`` future). All threads start together on first use: a
+thread cannot be started from an ``atexit`` handler (Python 3.12+), and the drain
+at exit must be able to use every worker. Idle threads cost a little memory and
+nothing else. They are daemon threads so that the interpreter reaches the
+``atexit`` drain, which then finishes their work and joins them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from functools import partial
+
+from ..execution import close_event_loop, execute
+from ..options import PoolOptions
+from ..scheduler import Scheduler
+from . import Reporter
+
+logger = logging.getLogger(__name__)
+
+
+class ThreadPool:
+    """``MAX_WORKERS`` threads, each running one task at a time."""
+
+    def __init__(
+        self, name: str, options: PoolOptions, scheduler: Scheduler, reporter: Reporter
+    ) -> None:
+        self.name = name
+        self.size = options.max_workers
+        self.scheduler = scheduler
+        self.reporter = reporter
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for number in range(1, self.size + 1):
+            thread = threading.Thread(
+                target=self._work, name=f"{self.name}-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float | None = None) -> None:
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:  # close() called from inside a task
+                thread.join(timeout)
+
+    def _work(self) -> None:
+        worker_id = (
+            f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+        )
+        take, done = self.scheduler.take, self.scheduler.done
+        started, finished = self.reporter.started, self.reporter.finished
+        try:
+            while (record := take()) is not None:
+                try:
+                    outcome = execute(
+                        record, worker_id, partial(started, record, worker_id=worker_id)
+                    )
+                    finished(record, outcome, worker_id)
+                except BaseException:  # a reporting bug must not kill the worker
+                    logger.exception(
+                        "Worker %s failed to report task %s", worker_id, record.id
+                    )
+                finally:
+                    done()
+        finally:
+            close_event_loop()

@@ -1,0 +1,65 @@
+"""Building Django ``TaskResult`` snapshots from plain stored values.
+
+``TaskResult`` is a frozen dataclass whose ``__init__`` re-normalises the
+arguments to JSON on every construction. Arguments are normalised (and so
+validated) once, at enqueue; snapshots after that are built field by field, which
+keeps ``get_result()`` and the worker's ``TaskContext`` cheap.
+
+Timestamps are kept as float seconds since the epoch (24 bytes, against 48 for an
+aware ``datetime``) and turned into datetimes here, the way
+``django.utils.timezone.now()`` would have produced them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def to_datetime(timestamp: float | None) -> datetime | None:
+    """A float timestamp as Django's ``timezone.now()`` would give it."""
+    if timestamp is None:
+        return None
+    if settings.USE_TZ:
+        return datetime.fromtimestamp(timestamp, UTC)
+    return datetime.fromtimestamp(timestamp)
+
+
+def build_result(
+    *,
+    task: Task,
+    result_id: str,
+    status: TaskResultStatus,
+    enqueued_at: float | None,
+    started_at: float | None,
+    finished_at: float | None,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    backend: str,
+    errors: list[TaskError],
+    worker_ids: list[str],
+    return_value: Any = None,
+) -> TaskResult:
+    """A ``TaskResult`` from already-normalised values, without re-normalising."""
+    result = _new(TaskResult)
+    _set(result, "task", task)
+    _set(result, "id", result_id)
+    _set(result, "status", status)
+    _set(result, "enqueued_at", to_datetime(enqueued_at))
+    started = to_datetime(started_at)
+    _set(result, "started_at", started)
+    _set(result, "last_attempted_at", started)
+    _set(result, "finished_at", to_datetime(finished_at))
+    _set(result, "args", args)
+    _set(result, "kwargs", kwargs)
+    _set(result, "backend", backend)
+    _set(result, "errors", errors)
+    _set(result, "worker_ids", worker_ids)
+    _set(result, "_return_value", return_value)
+    return result

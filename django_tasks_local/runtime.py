@@ -1,0 +1,245 @@
+"""The shared state of one alias: store, scheduler and pool, and their lifecycle.
+
+Django creates one backend instance per thread; they all reach the same
+``Runtime`` through a registry keyed by alias and configuration. A runtime makes
+its store at once (no thread) and its scheduler and pool on the first enqueue.
+
+::
+
+    enqueue() ─► Record ─► store.add ─► task_enqueued ─► scheduler.push
+    pool worker ─► started() ─► store: RUNNING ─► task_started
+                ─► finished() ─► store: SUCCESSFUL/FAILED ─► task_finished ─► waiters
+
+Signals are sent here, outside every lock, from the thread that learned the fact
+(a worker thread, or the process pool's supervisor thread).
+
+Lifecycle: ``close()`` drops deferred jobs not yet due (failing them with
+``TaskDropped`` and one warning that counts them), lets running and due jobs
+finish, then stops the workers; a later enqueue starts a fresh pool. The same
+happens for every runtime at interpreter exit. A process forked after use starts
+with an empty registry, so its runtimes, pools and stores are fresh.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+from django.tasks.base import Task, TaskResult, TaskResultStatus
+from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.utils.json import normalize_json
+
+from .exceptions import TaskDropped
+from .execution import Outcome, failure
+from .options import PoolOptions
+from .pools import Pool
+from .results import build_result
+from .scheduler import Scheduler
+from .store import Record, Store
+
+logger = logging.getLogger("django_tasks_local")
+
+#: Validated tasks remembered per runtime; past this the memo is cleared (tasks
+#: made with ``using()`` per call would otherwise grow it without bound).
+VALIDATED_TASKS_LIMIT = 1024
+
+
+class Runtime:
+    """Everything one alias shares across backend instances and threads."""
+
+    def __init__(
+        self,
+        alias: str,
+        backend_class: type,
+        options: PoolOptions,
+        pool_class: type[Pool],
+    ) -> None:
+        self.alias = alias
+        self.backend_class = backend_class
+        self.options = options
+        self.pool_class = pool_class
+        self.store = Store(alias, options.max_results)
+        #: Tasks this alias has validated (``Task`` is frozen and hashable).
+        self.validated: set[Task] = set()
+        self._lock = threading.Lock()
+        self._scheduler: Scheduler | None = None
+        self._pool: Pool | None = None
+
+    # -- enqueue ----------------------------------------------------------------
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        """Store, announce and queue one validated task; return it READY."""
+        try:
+            args = normalize_json(args)
+            kwargs = normalize_json(kwargs)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Arguments of task {task.module_path} (alias {self.alias!r}) must be "
+                f"JSON-serialisable: {exc}. Pass ids or plain data, not objects."
+            ) from exc
+        now = time.time()
+        record = Record(str(uuid.uuid4()), task, args, kwargs, self.alias, now)
+        result = build_result(
+            task=task,
+            result_id=record.id,
+            status=TaskResultStatus.READY,
+            enqueued_at=now,
+            started_at=None,
+            finished_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+        store = self.store
+        store.add(record)
+        try:
+            task_enqueued.send(self.backend_class, task_result=result)
+        except BaseException:
+            store.discard(record)
+            raise
+        due = task.run_after.timestamp() if task.run_after is not None else None
+        self._push(record, task.priority, due)
+        return result
+
+    def _push(self, record: Record, priority: int, due: float | None) -> None:
+        while True:
+            scheduler = self._scheduler or self._start()
+            if scheduler.push(record, priority, due):
+                return
+            if not scheduler.stopped:
+                # Deferred while the alias is closing: dropped like the others.
+                self._drop([record])
+                return
+            # Stopped by close() between our read and the push: start afresh.
+            with self._lock:
+                if self._scheduler is scheduler:
+                    self._scheduler = self._pool = None
+
+    def _start(self) -> Scheduler:
+        with self._lock:
+            if self._scheduler is None or self._scheduler.stopped:
+                scheduler = Scheduler()
+                pool = self.pool_class(
+                    f"tasks-{self.alias}", self.options, scheduler, self
+                )
+                pool.start()
+                self._scheduler, self._pool = scheduler, pool
+            return self._scheduler
+
+    # -- reports from the pool (the Reporter interface) --------------------------
+
+    def started(self, record: Record, started_at: float, worker_id: str) -> None:
+        snapshot = self.store.mark_running(record, started_at, worker_id)
+        _send_robust(task_started, self.backend_class, snapshot)
+
+    def finished(self, record: Record, outcome: Outcome, worker_id: str | None) -> None:
+        snapshot, waiters = self.store.finish(record, outcome, worker_id)
+        _send_robust(task_finished, self.backend_class, snapshot)
+        if waiters:
+            for event in waiters:
+                event.set()
+
+    # -- join and close ------------------------------------------------------------
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until nothing is READY (and due) or RUNNING. False on timeout."""
+        scheduler = self._scheduler
+        return True if scheduler is None else scheduler.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Finish running and due tasks, drop deferred ones, stop the workers."""
+        with self._lock:
+            scheduler, pool = self._scheduler, self._pool
+        if scheduler is None or pool is None:
+            return
+        self._drop(scheduler.drain())
+        scheduler.stop_when_idle()
+        pool.stop()
+        with self._lock:
+            if self._scheduler is scheduler:
+                self._scheduler = self._pool = None
+
+    def _drop(self, records: list[Record]) -> None:
+        if not records:
+            return
+        logger.warning(
+            "Alias %r is closing: dropped %d deferred task(s) not yet due.",
+            self.alias,
+            len(records),
+        )
+        now = time.time()
+        for record in records:
+            error = TaskDropped(
+                f"Task {record.task.module_path} (id {record.id}) was deferred to "
+                f"{record.task.run_after} and was dropped when alias {self.alias!r} "
+                "closed before then."
+            )
+            self.finished(record, failure(error, now, now), None)
+
+
+def _send_robust(signal, sender: type, snapshot: TaskResult) -> None:
+    """Send a signal from a worker: a failing receiver is logged, the task goes on."""
+    for receiver, response in signal.send_robust(sender, task_result=snapshot):
+        if isinstance(response, Exception):
+            logger.error(
+                "Receiver %r of %s for task %s raised",
+                receiver,
+                "task_started" if signal is task_started else "task_finished",
+                snapshot.id,
+                exc_info=response,
+            )
+
+
+# -- the registry ---------------------------------------------------------------
+
+_registry_lock = threading.Lock()
+_runtimes: dict[tuple, Runtime] = {}
+#: Bumped when the registry is emptied (fork, tests), so backend instances that
+#: cached a runtime know to look again.
+generation = 0
+
+
+def get_runtime(key: tuple, make) -> Runtime:
+    """The runtime for ``key``, made by ``make()`` the first time."""
+    runtime = _runtimes.get(key)
+    if runtime is None:
+        with _registry_lock:
+            runtime = _runtimes.get(key)
+            if runtime is None:
+                runtime = _runtimes[key] = make()
+    return runtime
+
+
+def close_all() -> None:
+    """Close every runtime of this process (interpreter exit, test teardown)."""
+    for runtime in list(_runtimes.values()):
+        runtime.close()
+
+
+def reset() -> None:
+    """Close every runtime and forget it: the next use starts from nothing."""
+    global generation
+    close_all()
+    with _registry_lock:
+        _runtimes.clear()
+        generation += 1
+
+
+def _after_fork_in_child() -> None:
+    # The parent's threads do not exist here and its locks may be held forever:
+    # start from an empty registry and a new lock.
+    global _registry_lock, _runtimes, generation
+    _registry_lock = threading.Lock()
+    _runtimes = {}
+    generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(close_all)

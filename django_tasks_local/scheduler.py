@@ -1,0 +1,215 @@
+"""Which job runs next: a ready heap, a deferred heap and a count of jobs in flight.
+
+::
+
+    push(item, priority, due) ──► due in the future? ──► deferred heap (due, seq)
+                                     │ no                    │ promoted when due
+                                     ▼                       ▼
+                               ready heap (-priority, seq) ◄─┘
+                                     │
+    pool worker (thread or supervisor) ── take() / take_nowait() ──► in flight
+                                     │
+                                done() ──► idle? wake join()
+
+The pool pulls: a worker asks for a job only when it is free, so the heap (not a
+FIFO inside the pool) decides what runs next, and ``priority`` and ``run_after``
+hold exactly. Higher priority first, then enqueue order (``seq``).
+
+Deferred jobs are promoted by whoever looks next; idle takers wait on a timer set
+to the earliest ``due``, so a deferred job starts on time without polling.
+
+The scheduler knows nothing of Django or of processes: items are opaque. The clock
+is injected (wall-clock seconds, since ``run_after`` is a wall-clock datetime) so
+tests can drive time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class Scheduler:
+    """A thread-safe priority queue with deferral, in-flight accounting and draining."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._ready: list[tuple[int, int, Any]] = []
+        self._deferred: list[tuple[float, int, int, Any]] = []
+        self._seq = itertools.count()
+        # Requeued jobs go before every job of their priority, oldest first.
+        self._front_seq = itertools.count(-(2**62))
+        self._in_flight = 0
+        self._draining = False
+        self.stopped = False
+        #: Called (outside the lock) after a push, for pools whose dispatcher does
+        #: not block in ``take()`` (the process supervisor waits on pipes instead).
+        self.waker: Callable[[], None] | None = None
+
+    # -- producers -------------------------------------------------------------
+
+    def push(self, item: Any, priority: int = 0, due: float | None = None) -> bool:
+        """Queue ``item``. Return False if it was not queued (stopped, or a
+        deferred item while draining): the caller decides what that means."""
+        with self._lock:
+            if self.stopped:
+                return False
+            seq = next(self._seq)
+            if due is not None and due > self._clock():
+                if self._draining:
+                    return False
+                entry = (due, -priority, seq, item)
+                heapq.heappush(self._deferred, entry)
+                if self._deferred[0] is entry:
+                    # A new earliest deadline: idle takers recompute their timer.
+                    self._not_empty.notify_all()
+            else:
+                heapq.heappush(self._ready, (-priority, seq, item))
+                self._not_empty.notify()
+        waker = self.waker
+        if waker is not None:
+            waker()
+        return True
+
+    # -- consumers -------------------------------------------------------------
+
+    def take(self, timeout: float | None = None) -> Any | None:
+        """Block until a job is due and return it (now in flight), or None when the
+        scheduler stops or ``timeout`` seconds pass."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                if self.stopped:
+                    return None
+                if self._deferred:
+                    self._promote()
+                if self._ready:
+                    self._in_flight += 1
+                    return heapq.heappop(self._ready)[2]
+                wait = self._seconds_to_next_due()
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    wait = remaining if wait is None else min(wait, remaining)
+                self._not_empty.wait(wait)
+
+    def take_nowait(self) -> Any | None:
+        """Return the next due job (now in flight), or None if none is due."""
+        with self._lock:
+            if self.stopped:
+                return None
+            if self._deferred:
+                self._promote()
+            if self._ready:
+                self._in_flight += 1
+                return heapq.heappop(self._ready)[2]
+            return None
+
+    def done(self, count: int = 1) -> None:
+        """``count`` jobs handed out by ``take`` have finished."""
+        with self._lock:
+            self._in_flight -= count
+            if not self._in_flight and not self._ready:
+                self._idle.notify_all()
+
+    def requeue(self, item: Any, priority: int = 0) -> None:
+        """Put a job that was taken but never started back at the front of its
+        priority (a worker went away before starting it)."""
+        with self._lock:
+            self._in_flight -= 1
+            heapq.heappush(self._ready, (-priority, next(self._front_seq), item))
+            self._not_empty.notify()
+        waker = self.waker
+        if waker is not None:
+            waker()
+
+    def seconds_to_next_due(self) -> float | None:
+        """Seconds until the earliest deferred job is due (0 if one is), or None."""
+        with self._lock:
+            return self._seconds_to_next_due()
+
+    # -- join, drain, stop -----------------------------------------------------
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is ready (and due) or in flight. False on timeout."""
+        with self._lock:
+            return self._wait_idle_locked(timeout)
+
+    def drain(self) -> list[Any]:
+        """Stop accepting deferred jobs and return those not yet due, removed.
+
+        Jobs that are due (and new due ones) still run: ``stop_when_idle`` then
+        waits for them.
+        """
+        with self._lock:
+            self._draining = True
+            if self._deferred:
+                self._promote()
+            dropped = [entry[3] for entry in sorted(self._deferred)]
+            self._deferred.clear()
+            return dropped
+
+    def stop_when_idle(self, timeout: float | None = None) -> bool:
+        """Wait until idle, then stop, atomically: takers get None from then on.
+        False if ``timeout`` seconds passed first (nothing is stopped then)."""
+        with self._lock:
+            if not self._wait_idle_locked(timeout):
+                return False
+            self.stopped = True
+            self._not_empty.notify_all()
+            self._idle.notify_all()
+        waker = self.waker
+        if waker is not None:
+            waker()
+        return True
+
+    def wake(self) -> None:
+        """Make every waiter look at the clock again (tests that drive time)."""
+        with self._lock:
+            self._not_empty.notify_all()
+            self._idle.notify_all()
+
+    # -- internals (lock held) -------------------------------------------------
+
+    def _promote(self) -> None:
+        now = self._clock()
+        deferred, ready = self._deferred, self._ready
+        promoted = 0
+        while deferred and deferred[0][0] <= now:
+            _, neg_priority, seq, item = heapq.heappop(deferred)
+            heapq.heappush(ready, (neg_priority, seq, item))
+            promoted += 1
+        if promoted:
+            self._not_empty.notify(promoted)
+
+    def _wait_idle_locked(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._deferred:
+                self._promote()
+            if not self._ready and not self._in_flight:
+                return True
+            wait = self._seconds_to_next_due()
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                wait = remaining if wait is None else min(wait, remaining)
+            self._idle.wait(wait)
+
+    def _seconds_to_next_due(self) -> float | None:
+        if not self._deferred:
+            return None
+        return max(0.0, self._deferred[0][0] - self._clock())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ready) + len(self._deferred)

@@ -1,0 +1,214 @@
+"""The result store of one alias: records by id, an LRU of finished ones, waiting.
+
+The store keeps a small mutable ``Record`` per task, never a ``TaskResult``: a
+``TaskResult`` a caller holds is frozen and is only ever changed by its own
+``refresh()``. ``get()`` builds a fresh snapshot each time.
+
+Records that are READY or RUNNING live in ``_active``; a finished record moves to
+``_finished``, an ordered dict kept in least-recently-used order (enqueued,
+finished, or read counts as use), and the oldest is evicted past ``max_results``.
+So active records can never be evicted, and each record lives in one dict only.
+
+One lock, held only to copy or change a few fields: no I/O, no signal and no user
+code runs under it. Waiting is event-driven: a waiter hangs a ``threading.Event``
+on the record, made only when someone actually waits.
+
+A second implementation (a SQLite file shared by every process of a site) would
+offer the same methods: ``add``, ``discard``, ``mark_running``, ``finish``, ``get``,
+``wait``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+
+from .execution import Call, Outcome
+from .results import build_result
+
+READY = TaskResultStatus.READY
+RUNNING = TaskResultStatus.RUNNING
+SUCCESSFUL = TaskResultStatus.SUCCESSFUL
+FAILED = TaskResultStatus.FAILED
+
+
+class Record(Call):
+    """One task's mutable state. It is also the job the scheduler and pools move
+    around, and (as a ``Call``) what a worker executes."""
+
+    __slots__ = (
+        "error",
+        "finished_at",
+        "return_value",
+        "started_at",
+        "status",
+        "waiters",
+        "worker_id",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        task: Task,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        backend: str,
+        enqueued_at: float,
+    ) -> None:
+        super().__init__(id, task, args, kwargs, backend, enqueued_at)
+        self.status = READY
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.worker_id: str | None = None
+        self.return_value: Any = None
+        #: (exception class path, traceback) of a failure, else None.
+        self.error: tuple[str, str] | None = None
+        #: Events of threads blocked in ``wait()``; None while nobody waits.
+        self.waiters: list[threading.Event] | None = None
+
+
+class Store:
+    """Records of one alias, safe to use from any thread."""
+
+    def __init__(self, alias: str, max_results: int) -> None:
+        self.alias = alias
+        self.max_results = max_results
+        self._lock = threading.Lock()
+        self._active: dict[str, Record] = {}
+        self._finished: OrderedDict[str, Record] = OrderedDict()
+
+    def add(self, record: Record) -> None:
+        with self._lock:
+            self._active[record.id] = record
+
+    def discard(self, record: Record) -> None:
+        """Forget a record that was never queued (enqueue failed half-way)."""
+        with self._lock:
+            self._active.pop(record.id, None)
+
+    def mark_running(
+        self, record: Record, started_at: float, worker_id: str
+    ) -> TaskResult:
+        """The worker said it began ``record``: RUNNING. Return the snapshot."""
+        with self._lock:
+            record.status = RUNNING
+            record.started_at = started_at
+            record.worker_id = worker_id
+            state = _state(record)
+        return _snapshot(record, state)
+
+    def finish(
+        self, record: Record, outcome: Outcome, worker_id: str | None = None
+    ) -> tuple[TaskResult, list[threading.Event] | None]:
+        """Record how ``record`` ended; evict past ``max_results``.
+
+        Return the final snapshot and the waiters to wake: the caller wakes them
+        after sending ``task_finished``, so ``wait()`` returns after the receivers
+        ran.
+        """
+        with self._lock:
+            if outcome.ok:
+                record.status = SUCCESSFUL
+                record.return_value = outcome.return_value
+            else:
+                record.status = FAILED
+                record.error = (outcome.error_class_path, outcome.traceback)
+            if record.started_at is None and worker_id is not None:
+                record.started_at = outcome.started_at
+            if worker_id is not None:
+                record.worker_id = worker_id
+            record.finished_at = outcome.finished_at
+            waiters, record.waiters = record.waiters, None
+            self._active.pop(record.id, None)
+            finished = self._finished
+            finished[record.id] = record
+            while len(finished) > self.max_results:
+                finished.popitem(last=False)
+            state = _state(record)
+        return _snapshot(record, state), waiters
+
+    def get(self, result_id: str) -> TaskResult:
+        """A snapshot of the result's current state; reading counts as use."""
+        with self._lock:
+            record = self._finished.get(result_id)
+            if record is not None:
+                self._finished.move_to_end(result_id)
+            else:
+                record = self._active.get(result_id)
+                if record is None:
+                    raise TaskResultDoesNotExist(result_id)
+            state = _state(record)
+        return _snapshot(record, state)
+
+    def wait(self, result_id: str, timeout: float | None = None) -> TaskResult:
+        """Block until the result is finished and return its final snapshot.
+
+        Raise ``TimeoutError`` past ``timeout`` seconds, ``TaskResultDoesNotExist``
+        for an unknown id. Event-driven: nothing polls.
+        """
+        with self._lock:
+            record = self._finished.get(result_id) or self._active.get(result_id)
+            if record is None:
+                raise TaskResultDoesNotExist(result_id)
+            if record.status in (READY, RUNNING):
+                event = threading.Event()
+                if record.waiters is None:
+                    record.waiters = [event]
+                else:
+                    record.waiters.append(event)
+            else:
+                event = None
+        if event is not None and not event.wait(timeout):
+            with self._lock:
+                if record.waiters and event in record.waiters:
+                    record.waiters.remove(event)
+            raise TimeoutError(
+                f"Task result {result_id} of alias {self.alias!r} did not finish "
+                f"within {timeout} seconds."
+            )
+        with self._lock:
+            if self._finished.get(result_id) is record:
+                self._finished.move_to_end(result_id)
+            state = _state(record)
+        return _snapshot(record, state)
+
+    def counts(self) -> dict[str, int]:
+        """How many records are active and finished (for tests and diagnostics)."""
+        with self._lock:
+            return {"active": len(self._active), "finished": len(self._finished)}
+
+
+def _state(record: Record) -> tuple:
+    """The mutable fields of a record, copied while the lock is held."""
+    return (
+        record.status,
+        record.started_at,
+        record.finished_at,
+        record.worker_id,
+        record.return_value,
+        record.error,
+    )
+
+
+def _snapshot(record: Record, state: tuple) -> TaskResult:
+    status, started_at, finished_at, worker_id, return_value, error = state
+    return build_result(
+        task=record.task,
+        result_id=record.id,
+        status=status,
+        enqueued_at=record.enqueued_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        args=record.args,
+        kwargs=record.kwargs,
+        backend=record.backend,
+        errors=[]
+        if error is None
+        else [TaskError(exception_class_path=error[0], traceback=error[1])],
+        worker_ids=[] if worker_id is None else [worker_id],
+        return_value=return_value,
+    )

@@ -1,0 +1,43 @@
+"""Shared fixtures: every test ends with no stray worker thread or child process.
+
+Each test's runtimes are closed and forgotten afterwards (``runtime.reset()``), so
+pools never leak from one test into the next, and a test that leaves a worker
+thread or a child process behind fails.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from django_tasks_local import runtime
+
+#: Seconds a test waits for something that should happen at once; only a
+#: deadlock ever reaches it, on however loaded a machine.
+DEADLINE = 30
+
+
+def _our_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("tasks-")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks():
+    """Close every runtime after the test, then check nothing was left running."""
+    before = _our_threads()
+    yield
+    runtime.reset()
+    leaked_threads = [t for t in _our_threads() - before if t.is_alive()]
+    leaked_children = multiprocessing.active_children()
+    for child in leaked_children:
+        child.kill()
+        child.join(DEADLINE)
+    assert not leaked_threads, f"worker threads left running: {leaked_threads}"
+    assert not leaked_children, f"child processes left running: {leaked_children}"
+
+
+@pytest.fixture
+def deadline() -> float:
+    return DEADLINE
