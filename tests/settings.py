@@ -11,15 +11,17 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "tests.app",
 ]
-# One file per test run, so parallel runs of the suite do not share a database.
-_DB_DIR = Path(os.environ.get("TESTS_DB_DIR", tempfile.gettempdir()))
+# One SQLite file per test run, so parallel runs do not share a database. The run
+# id is kept in the environment, and the test database is the same file as NAME:
+# worker processes started with spawn or forkserver import these settings afresh,
+# without the test runner's changes, and must still open the test database.
+_RUN_ID = os.environ.setdefault("DJANGO_TASKS_LOCAL_TEST_RUN", str(os.getpid()))
+_DB_FILE = str(Path(tempfile.gettempdir()) / f"django-tasks-local-{_RUN_ID}.sqlite3")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(_DB_DIR / f"django-tasks-local-tests-{os.getpid()}.sqlite3"),
-        "TEST": {
-            "NAME": str(_DB_DIR / f"django-tasks-local-test-db-{os.getpid()}.sqlite3")
-        },
+        "NAME": _DB_FILE,
+        "TEST": {"NAME": _DB_FILE},
     }
 }
 TASKS = {
