@@ -11,6 +11,8 @@ import multiprocessing
 import threading
 
 import pytest
+from django.tasks import task_backends
+from django.test import override_settings
 
 from django_tasks_local import runtime
 
@@ -41,3 +43,29 @@ def no_leaks():
 @pytest.fixture
 def deadline() -> float:
     return DEADLINE
+
+
+#: The backends the contract tests run against, by id. Process-pool entries are
+#: added here as that backend lands; a contract test that takes the ``backend``
+#: fixture runs once per entry.
+BACKENDS: dict[str, dict] = {
+    "thread": {"BACKEND": "django_tasks_local.ThreadPoolBackend"},
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request):
+    """The ``default`` alias configured with each backend in turn (2 workers).
+
+    Tasks in ``tests/tasks.py`` use the ``default`` alias, so they run on it.
+    """
+    config = {
+        **BACKENDS[request.param],
+        "QUEUES": ["default", "other"],
+        "OPTIONS": {
+            **BACKENDS[request.param].get("OPTIONS", {}),
+            "MAX_WORKERS": 2,
+        },
+    }
+    with override_settings(TASKS={"default": config}):
+        yield task_backends["default"]
