@@ -110,7 +110,9 @@ class Runtime:
 
     def _push(self, record: Record, priority: int, due: float | None) -> None:
         while True:
-            scheduler = self._scheduler or self._start()
+            scheduler = self._scheduler
+            if scheduler is None:
+                scheduler = self._start()
             if scheduler.push(record, priority, due):
                 return
             if not scheduler.stopped:

@@ -209,7 +209,3 @@ class Scheduler:
         if not self._deferred:
             return None
         return max(0.0, self._deferred[0][0] - self._clock())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._ready) + len(self._deferred)
