@@ -60,8 +60,14 @@ def _fail(alias: str, name: str, value: Any, expected: str) -> InvalidTaskBacken
 
 
 def _positive_int(alias: str, raw: Mapping[str, Any], name: str, default: int | None):
+    """An int >= 1, or ``default`` when the option is absent.
+
+    An explicit None is accepted only where None is the default (the option is
+    optional, such as ``MAX_TASKS_PER_CHILD``); ``MAX_WORKERS: None`` is refused
+    rather than read as "unlimited" or "default".
+    """
     value = raw.get(name, default)
-    if value is None:
+    if value is None and default is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(alias, name, value, "an int >= 1")
