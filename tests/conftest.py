@@ -15,10 +15,7 @@ from django.tasks import task_backends
 from django.test import override_settings
 
 from django_tasks_local import runtime
-
-#: Seconds a test waits for something that should happen at once; only a
-#: deadlock ever reaches it, on however loaded a machine.
-DEADLINE = 30
+from tests.support import DEADLINE, EventGate, FileGate, SignalRecorder
 
 
 def _our_threads() -> set[threading.Thread]:
@@ -69,3 +66,42 @@ def backend(request):
     }
     with override_settings(TASKS={"default": config}):
         yield task_backends["default"]
+
+
+@pytest.fixture
+def signals():
+    """Every task signal sent during the test, recorded (see ``SignalRecorder``)."""
+    recorder = SignalRecorder().connect()
+    yield recorder
+    recorder.disconnect()
+
+
+@pytest.fixture
+def file_gate(tmp_path):
+    """Make ``FileGate``s (for tasks in either pool); all are opened at teardown,
+    so no gated task is left blocking the pool."""
+    made: list[FileGate] = []
+
+    def make(name: str = "gate") -> FileGate:
+        gate = FileGate(tmp_path / f"{name}-{len(made)}")
+        made.append(gate)
+        return gate
+
+    yield make
+    for gate in made:
+        gate.open()
+
+
+@pytest.fixture
+def event_gate(request):
+    """Make ``EventGate``s (thread pools only); all are opened at teardown."""
+    made: list[EventGate] = []
+
+    def make(name: str = "gate") -> EventGate:
+        gate = EventGate(f"{request.node.nodeid}:{name}:{len(made)}")
+        made.append(gate)
+        return gate
+
+    yield make
+    for gate in made:
+        gate.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import time
 
 from django.tasks import task
 
@@ -29,3 +32,93 @@ def report_context(context, label):
 async def async_add(a, b):
     await asyncio.sleep(0)
     return {"sum": a + b, "current_result_id": current_result_id.get()}
+
+
+#: Events that ``wait_for_event`` tasks block on, by name (thread pools only: a
+#: worker process has its own copy of this module).
+EVENTS: dict[str, threading.Event] = {}
+
+#: Seconds a gated task waits before giving up, so a broken test cannot hang a
+#: worker forever.
+GATE_DEADLINE = 60
+
+
+@task
+def wait_for_event(name, value=None):
+    """Block until the test sets ``EVENTS[name]``; return ``value``."""
+    if not EVENTS[name].wait(GATE_DEADLINE):
+        raise TimeoutError(f"event {name!r} was never set")
+    return value
+
+
+@task
+def wait_for_file(path, value=None):
+    """Block until the file ``path`` exists; return ``value``.
+
+    Works in worker processes too. There is no portable event for "a file
+    appeared", so this looks every few milliseconds.
+    """
+    deadline = time.monotonic() + GATE_DEADLINE
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"file {path!r} never appeared")
+        time.sleep(0.002)
+    return value
+
+
+@task
+def whoami():
+    """Where the task ran, and as which result."""
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "current_result_id": current_result_id.get(),
+    }
+
+
+@task
+async def async_whoami():
+    await asyncio.sleep(0)
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "current_result_id": current_result_id.get(),
+        "loop_running": asyncio.get_running_loop().is_running(),
+    }
+
+
+@task
+def fail(message):
+    raise ValueError(message)
+
+
+@task
+async def async_fail(message):
+    await asyncio.sleep(0)
+    raise ValueError(message)
+
+
+@task
+def exit_task(message):
+    raise SystemExit(message)
+
+
+@task
+async def async_exit_task(message):
+    await asyncio.sleep(0)
+    raise SystemExit(message)
+
+
+@task
+def return_tuple():
+    return (1, (2, 3), {"k": (4,)})
+
+
+@task
+def return_object():
+    return object()
+
+
+@task
+def noop():
+    return None

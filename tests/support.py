@@ -1,0 +1,122 @@
+"""Helpers the tests share: recording task signals, and gates that hold tasks.
+
+A test that needs a task to stay RUNNING enqueues a task that blocks on a gate,
+waits for that task's ``task_started`` through a ``SignalRecorder`` (sent in the
+enqueuing process by both backends), checks what it wants, then opens the gate.
+Nothing here sleeps: waiting is on conditions with deadlines.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.tasks.base import TaskResult
+from django.tasks.signals import task_enqueued, task_finished, task_started
+
+from tests import tasks
+
+#: Seconds a test waits for something that should happen at once; only a
+#: deadlock ever reaches it, on however loaded a machine.
+DEADLINE = 30
+
+_SIGNAL_NAMES = {
+    task_enqueued: "enqueued",
+    task_started: "started",
+    task_finished: "finished",
+}
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One signal as a receiver saw it."""
+
+    name: str
+    sender: Any
+    result: TaskResult
+    thread: str
+
+    @property
+    def result_id(self) -> str:
+        return self.result.id
+
+
+class SignalRecorder:
+    """Records every task signal, in the order received; tests wait on it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.sent: list[Sent] = []
+
+    def connect(self) -> SignalRecorder:
+        for signal in _SIGNAL_NAMES:
+            signal.connect(self._receive, weak=False)
+        return self
+
+    def disconnect(self) -> None:
+        for signal in _SIGNAL_NAMES:
+            signal.disconnect(self._receive)
+
+    def _receive(self, signal, sender, task_result, **kwargs) -> None:
+        sent = Sent(
+            _SIGNAL_NAMES[signal], sender, task_result, threading.current_thread().name
+        )
+        with self._changed:
+            self.sent.append(sent)
+            self._changed.notify_all()
+
+    def of(self, result_id: str, name: str | None = None) -> list[Sent]:
+        """The signals sent for one result (of one kind, if ``name`` is given)."""
+        with self._changed:
+            return [
+                s
+                for s in self.sent
+                if s.result_id == result_id and (name is None or s.name == name)
+            ]
+
+    def names(self, name: str) -> list[str]:
+        """Result ids of every signal of one kind, in the order they were sent."""
+        with self._changed:
+            return [s.result_id for s in self.sent if s.name == name]
+
+    def wait_for(self, name: str, result_id: str, timeout: float = DEADLINE) -> Sent:
+        """Block until ``name`` was sent for ``result_id``; return it."""
+
+        def found() -> Sent | None:
+            for sent in self.sent:
+                if sent.name == name and sent.result_id == result_id:
+                    return sent
+            return None
+
+        with self._changed:
+            sent = self._changed.wait_for(found, timeout)
+        assert sent is not None, f"no {name} signal for {result_id} in {timeout}s"
+        return sent
+
+
+class FileGate:
+    """A file a task waits for (``tasks.wait_for_file``); works across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def open(self) -> None:
+        Path(self.path).touch()
+
+
+class EventGate:
+    """A ``threading.Event`` a task waits on by name (``tasks.wait_for_event``);
+    thread pools only, but nothing polls."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.event = tasks.EVENTS.setdefault(name, threading.Event())
+
+    def open(self) -> None:
+        self.event.set()
+
+    def close(self) -> None:
+        self.event.set()
+        tasks.EVENTS.pop(self.name, None)
