@@ -1,0 +1,118 @@
+"""Tests of the example project, with Django's test client and real task backends.
+
+Run them with ``python manage.py test`` from the ``example`` directory. Tasks run
+for real on the configured pools; the tests wait for them with
+``django_tasks_local.wait()``, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core import mail
+from django.tasks import task_backends
+from django.test import SimpleTestCase
+from django.utils import timezone
+
+from django_tasks_local import wait
+
+from .tasks import build_report
+
+#: Seconds to wait for a task; only a deadlock gets near it.
+DEADLINE = 30
+
+
+class TaskViewsTests(SimpleTestCase):
+    @classmethod
+    def tearDownClass(cls):
+        # Stop the pools this class started, so nothing outlives the tests.
+        for alias in ("default",):
+            task_backends[alias].close()
+        super().tearDownClass()
+
+    def finished(self, described: dict) -> dict:
+        """Wait for the task an API answer describes, then fetch its status."""
+        wait(task_backends[described["backend"]].get_result(described["id"]), DEADLINE)
+        return self.client.get(described["status_url"]).json()
+
+    def test_welcome_email_answers_202_at_once_and_sends_the_mail(self):
+        response = self.client.post(
+            "/tasks/welcome-email/", {"address": "ada@example.com"}
+        )
+        self.assertEqual(response.status_code, 202)
+        described = response.json()
+        self.assertEqual(described["task"], "send_welcome_email")
+        self.assertIn(described["status"], ("READY", "RUNNING", "SUCCESSFUL"))
+
+        status = self.finished(described)
+
+        self.assertEqual(status["status"], "SUCCESSFUL")
+        self.assertEqual(status["result"], 1)
+        self.assertEqual([m.to for m in mail.outbox], [["ada@example.com"]])
+
+    def test_welcome_email_refuses_a_bad_address(self):
+        response = self.client.post("/tasks/welcome-email/", {"address": "nobody"})
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("address", response.json()["error"])
+
+    def test_report_redirects_to_its_status_page_and_reports_progress(self):
+        response = self.client.post("/tasks/report/", {"rows": "3"})
+        self.assertEqual(response.status_code, 303)
+        page = self.client.get(response["Location"])
+        self.assertEqual(page.status_code, 200)
+        self.assertContains(page, "build_report")
+        status_url = page.context["task"]["status_url"]
+
+        # A long poll: the view waits for the task (at most `wait` seconds).
+        status = self.client.get(status_url, {"wait": DEADLINE}).json()
+
+        self.assertEqual(status["status"], "SUCCESSFUL")
+        self.assertEqual(status["result"], {"rows": 3})
+        self.assertEqual(status["progress"], {"done": 3, "total": 3})
+        self.assertTrue(status["worker"])
+        finished_page = self.client.get(response["Location"])
+        self.assertContains(finished_page, "SUCCESSFUL")
+        self.assertNotContains(finished_page, '<script id="poll"')
+
+    def test_report_refuses_a_bad_row_count(self):
+        for rows in ("", "0", "101", "ten"):
+            with self.subTest(rows=rows):
+                response = self.client.post("/tasks/report/", {"rows": rows})
+                self.assertEqual(response.status_code, 400)
+
+    def test_status_page_polls_until_the_task_finishes(self):
+        # Deferred an hour, so it is certainly still READY when the page loads.
+        later = timezone.now() + datetime.timedelta(hours=1)
+        result = build_report.using(run_after=later).enqueue(rows=1, seconds_per_row=0)
+        page_url = f"/tasks/default/{result.id}/"
+
+        waiting = self.client.get(page_url)
+        self.assertContains(waiting, '<script id="poll"')
+        self.assertEqual(
+            self.client.get(f"/tasks/default/{result.id}.json").json()["status"],
+            "READY",
+        )
+
+        # Closing the backend drops a deferred task that is not yet due: it fails.
+        with self.assertLogs("django_tasks_local", "WARNING"):
+            task_backends["default"].close()
+        status = self.client.get(f"/tasks/default/{result.id}.json").json()
+        self.assertEqual(status["status"], "FAILED")
+        self.assertTrue(
+            status["error"].startswith("django_tasks_local.exceptions.TaskDropped")
+        )
+        done = self.client.get(page_url)
+        self.assertNotContains(done, '<script id="poll"')
+        self.assertContains(done, "TaskDropped")
+
+    def test_unknown_results_and_backends_are_404(self):
+        unknown = "00000000-0000-0000-0000-000000000000"
+        self.assertEqual(self.client.get(f"/tasks/default/{unknown}/").status_code, 404)
+        self.assertEqual(
+            self.client.get(f"/tasks/nope/{unknown}.json").status_code, 404
+        )
+
+    def test_index_offers_every_task(self):
+        page = self.client.get("/")
+        self.assertContains(page, 'action="/tasks/report/"')
+        self.assertContains(page, 'action="/tasks/welcome-email/"')
