@@ -50,18 +50,29 @@ BACKENDS: dict[str, dict] = {
 }
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backend_options(**options): OPTIONS the backend fixture adds for this test",
+    )
+
+
 @pytest.fixture(params=list(BACKENDS))
 def backend(request):
     """The ``default`` alias configured with each backend in turn (2 workers).
 
-    Tasks in ``tests/tasks.py`` use the ``default`` alias, so they run on it.
+    Tasks in ``tests/tasks.py`` use the ``default`` alias, so they run on it. A
+    test marked ``@pytest.mark.backend_options(MAX_WORKERS=1, ...)`` gets those
+    options on top.
     """
+    marker = request.node.get_closest_marker("backend_options")
     config = {
         **BACKENDS[request.param],
         "QUEUES": ["default", "other"],
         "OPTIONS": {
             **BACKENDS[request.param].get("OPTIONS", {}),
             "MAX_WORKERS": 2,
+            **(marker.kwargs if marker else {}),
         },
     }
     with override_settings(TASKS={"default": config}):
