@@ -122,3 +122,20 @@ def return_object():
 @task
 def noop():
     return None
+
+
+@task
+def write_note(text):
+    """Write a row through the ORM and read it back, from the worker."""
+    from tests.app.models import Note
+
+    note = Note.objects.create(text=text)
+    return {"id": note.pk, "count": Note.objects.filter(text=text).count()}
+
+
+@task
+def database_connection_state():
+    """Whether this worker's default connection was open when the task began."""
+    from django.db import connection
+
+    return {"open_at_start": connection.connection is not None}

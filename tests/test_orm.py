@@ -1,0 +1,39 @@
+"""The ORM from a worker, against the real SQLite file, with Django's connection
+hygiene (close_old_connections) around each task."""
+
+import pytest
+from django.db import connection
+from django.tasks import TaskResultStatus
+
+from django_tasks_local import wait
+from tests import tasks
+from tests.app.models import Note
+from tests.support import DEADLINE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_database_is_a_real_sqlite_file():
+    assert connection.vendor == "sqlite"
+    assert not connection.is_in_memory_db()
+
+
+def test_task_writes_and_reads_through_the_orm(backend):
+    results = [tasks.write_note.enqueue(f"note {n}") for n in range(4)]
+    for n, result in enumerate(results):
+        wait(result, timeout=DEADLINE)
+        assert result.status == TaskResultStatus.SUCCESSFUL, result.errors
+        assert result.return_value["count"] == 1
+        assert Note.objects.get(pk=result.return_value["id"]).text == f"note {n}"
+    assert Note.objects.count() == 4
+
+
+@pytest.mark.backend_options(MAX_WORKERS=1)
+def test_a_tasks_connection_is_closed_when_it_ends(backend):
+    # CONN_MAX_AGE is 0, so close_old_connections() closes the connection the
+    # ORM task opened; the next task on the same worker starts without one.
+    wrote = wait(tasks.write_note.enqueue("x"), timeout=DEADLINE)
+    after = wait(tasks.database_connection_state.enqueue(), timeout=DEADLINE)
+    assert wrote.status == after.status == TaskResultStatus.SUCCESSFUL
+    assert after.worker_ids == wrote.worker_ids
+    assert after.return_value == {"open_at_start": False}
