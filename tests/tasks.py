@@ -139,3 +139,19 @@ def database_connection_state():
     from django.db import connection
 
     return {"open_at_start": connection.connection is not None}
+
+
+@task
+def write_file(path, text="done"):
+    with open(path, "w") as file:
+        file.write(text)
+    return text
+
+
+@task
+def write_file_after_main_thread_ends(path):
+    """Still RUNNING when the interpreter begins to exit: it waits for the main
+    thread to end (thread pools), then writes ``path``."""
+    threading.main_thread().join(GATE_DEADLINE)
+    with open(path, "w") as file:
+        file.write("done")

@@ -1,0 +1,111 @@
+"""close(): finish running and due tasks, drop deferred ones with one warning,
+stop the workers; results stay readable; close again is a no-op; enqueue again
+starts a fresh pool."""
+
+import logging
+import multiprocessing
+import threading
+from datetime import timedelta
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+
+from django_tasks_local import TaskDropped, wait
+from tests import tasks
+from tests.support import DEADLINE
+
+
+def workers_alive():
+    threads = [t for t in threading.enumerate() if t.name.startswith("tasks-default")]
+    return threads + multiprocessing.active_children()
+
+
+def warnings_of(caplog):
+    return [
+        r
+        for r in caplog.records
+        if r.name == "django_tasks_local" and r.levelno == logging.WARNING
+    ]
+
+
+@pytest.mark.backend_options(MAX_WORKERS=1)
+def test_close_finishes_running_and_due_tasks_and_drops_deferred_ones(
+    backend, signals, file_gate, caplog
+):
+    gate = file_gate()
+    running = tasks.wait_for_file.enqueue(gate.path, "ran")
+    signals.wait_for("started", running.id)
+    due = tasks.add.enqueue(2, 3)
+    later = timezone.now() + timedelta(hours=1)
+    deferred = [tasks.noop.using(run_after=later).enqueue() for _ in range(2)]
+
+    closer = threading.Thread(target=backend.close)
+    with caplog.at_level(logging.WARNING, logger="django_tasks_local"):
+        closer.start()
+        for result in deferred:
+            signals.wait_for("finished", result.id)
+        # Dropping is done; close() now waits for the running and due tasks.
+        assert closer.is_alive()
+        assert backend.get_result(due.id).status == TaskResultStatus.READY
+        gate.open()
+        closer.join(DEADLINE)
+    assert not closer.is_alive()
+    assert workers_alive() == []
+
+    assert backend.get_result(running.id).return_value == "ran"
+    assert backend.get_result(due.id).return_value == 5
+    for result in deferred:
+        dropped = backend.get_result(result.id)
+        assert dropped.status == TaskResultStatus.FAILED
+        assert dropped.errors[0].exception_class is TaskDropped
+        assert "dropped" in dropped.errors[0].traceback
+        assert dropped.started_at is None
+        assert dropped.worker_ids == []
+        assert [s.name for s in signals.of(result.id)] == ["enqueued", "finished"]
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 1
+    assert "dropped 2 deferred task(s)" in warnings[0].getMessage()
+    assert "'default'" in warnings[0].getMessage()
+
+
+def test_close_again_does_nothing_and_results_stay_readable(backend, caplog):
+    result = wait(tasks.add.enqueue(1, 1), timeout=DEADLINE)
+    backend.close()
+    assert workers_alive() == []
+    with caplog.at_level(logging.DEBUG, logger="django_tasks_local"):
+        backend.close()
+    assert warnings_of(caplog) == []
+    assert backend.get_result(result.id).return_value == 2
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL
+
+
+def test_close_with_nothing_enqueued_does_nothing(backend):
+    backend.close()
+    assert workers_alive() == []
+
+
+def test_enqueue_after_close_starts_a_fresh_pool(backend):
+    first = wait(tasks.whoami.enqueue(), timeout=DEADLINE)
+    backend.close()
+    assert workers_alive() == []
+    second = wait(tasks.whoami.enqueue(), timeout=DEADLINE)
+    assert second.status == TaskResultStatus.SUCCESSFUL
+    assert workers_alive() != []
+    # Both results live in the one store of the alias.
+    assert backend.get_result(first.id).status == TaskResultStatus.SUCCESSFUL
+
+
+def test_close_without_deferred_tasks_logs_no_warning(backend, caplog):
+    results = [tasks.add.enqueue(n, n) for n in range(5)]
+    with caplog.at_level(logging.WARNING, logger="django_tasks_local"):
+        backend.close()
+    assert warnings_of(caplog) == []
+    assert [backend.get_result(r.id).return_value for r in results] == [
+        0,
+        2,
+        4,
+        6,
+        8,
+    ]
