@@ -35,7 +35,7 @@ from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils.json import normalize_json
 
 from .exceptions import TaskDropped
-from .execution import Outcome, failure
+from .execution import Outcome, current_result_id, failure
 from .options import PoolOptions
 from .pools import Pool
 from .results import build_result
@@ -152,11 +152,13 @@ class Runtime:
 
     def join(self, timeout: float | None = None) -> bool:
         """Block until nothing is READY (and due) or RUNNING. False on timeout."""
+        self._refuse_inside_own_task("join")
         scheduler = self._scheduler
         return True if scheduler is None else scheduler.wait_idle(timeout)
 
     def close(self) -> None:
         """Finish running and due tasks, drop deferred ones, stop the workers."""
+        self._refuse_inside_own_task("close")
         with self._lock:
             scheduler, pool = self._scheduler, self._pool
         if scheduler is None or pool is None:
@@ -167,6 +169,17 @@ class Runtime:
         with self._lock:
             if self._scheduler is scheduler:
                 self._scheduler = self._pool = None
+
+    def _refuse_inside_own_task(self, method: str) -> None:
+        """``join()`` and ``close()`` wait until this alias's running tasks end; from
+        inside one of them they would wait for it forever, so they raise instead."""
+        result_id = current_result_id.get(None)
+        if result_id is None or not self.store.is_running(result_id):
+            return
+        raise RuntimeError(
+            f"{method}() of alias {self.alias!r} was called from one of its own tasks "
+            f"(result {result_id}), and would wait for that task to end forever."
+        )
 
     def _drop(self, records: list[Record]) -> None:
         if not records:

@@ -15,7 +15,7 @@ on the record, made only when someone actually waits.
 
 A second implementation (a SQLite file shared by every process of a site) would
 offer the same methods: ``add``, ``discard``, ``mark_running``, ``finish``, ``get``,
-``wait``.
+``wait``, ``is_running``.
 """
 
 from __future__ import annotations
@@ -175,6 +175,12 @@ class Store:
                 self._finished.move_to_end(result_id)
             state = _state(record)
         return _snapshot(record, state)
+
+    def is_running(self, result_id: str) -> bool:
+        """Whether the result is RUNNING here (not counted as a use)."""
+        with self._lock:
+            record = self._active.get(result_id)
+            return record is not None and record.status == RUNNING
 
     def counts(self) -> dict[str, int]:
         """How many records are active and finished (for tests and diagnostics)."""
