@@ -155,3 +155,11 @@ def write_file_after_main_thread_ends(path):
     threading.main_thread().join(GATE_DEADLINE)
     with open(path, "w") as file:
         file.write("done")
+
+
+@task
+def call_on_own_backend(method):
+    """Call ``close`` or ``join`` of the alias this task runs on, from inside it."""
+    from django.tasks import default_task_backend
+
+    return getattr(default_task_backend, method)()

@@ -109,3 +109,18 @@ def test_close_without_deferred_tasks_logs_no_warning(backend, caplog):
         6,
         8,
     ]
+
+
+@pytest.mark.parametrize("method", ["close", "join"])
+def test_close_or_join_from_a_task_of_the_alias_fails_instead_of_hanging(
+    backend, method
+):
+    # Both wait for the alias's running tasks, so from one of them they would
+    # wait for themselves forever.
+    result = wait(tasks.call_on_own_backend.enqueue(method), timeout=DEADLINE)
+    assert result.status == TaskResultStatus.FAILED
+    error = result.errors[0]
+    assert error.exception_class is RuntimeError
+    assert f"{method}()" in error.traceback
+    assert "from one of its own tasks" in error.traceback
+    assert wait(tasks.add.enqueue(1, 2), timeout=DEADLINE).return_value == 3
