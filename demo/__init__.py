@@ -1,1 +1,1 @@
-"""The demo: a short tour of django-tasks-local. Run it with ``make demo``."""
+"""The demo: a live tour of django-tasks-local. Run it with ``make demo``."""

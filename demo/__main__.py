@@ -1,38 +1,60 @@
-"""Enqueue a few tasks on a thread pool and print each one's lifecycle."""
+"""``python -m demo`` (``make demo``): a live tour of django-tasks-local.
+
+Real Django settings, given in code with ``settings.configure()``; everything
+below uses the package's public API. Worker processes started with forkserver or
+spawn import modules again, so all the work stays under the ``__main__`` guard.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
 
 import django
 from django.conf import settings
 
-settings.configure(
-    USE_TZ=True,
-    TASKS={
-        "default": {
-            "BACKEND": "django_tasks_local.ThreadPoolBackend",
-            "OPTIONS": {"MAX_WORKERS": 2},
-        }
-    },
-)
-django.setup()
 
-from django.tasks import default_task_backend  # noqa: E402
+def configure(cache_dir: str) -> None:
+    settings.configure(
+        USE_TZ=True,
+        TASKS={
+            # I/O-bound work on threads of this process.
+            "default": {
+                "BACKEND": "django_tasks_local.ThreadPoolBackend",
+                "OPTIONS": {"MAX_WORKERS": 4},
+            },
+            # A single worker, so that priority decides what runs next.
+            "serial": {
+                "BACKEND": "django_tasks_local.ThreadPoolBackend",
+                "OPTIONS": {"MAX_WORKERS": 1},
+            },
+        },
+        # Progress reports go through the cache: a file cache, so that worker
+        # processes and this one read and write the same entries.
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": cache_dir,
+            }
+        },
+        # The board shows every failure with its error; Django's own log line for
+        # each failed task would only repeat it.
+        LOGGING={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {"django.tasks": {"level": "CRITICAL"}},
+        },
+    )
+    django.setup()
 
-from demo.tasks import fetch  # noqa: E402
-from django_tasks_local import wait  # noqa: E402
 
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="django-tasks-local-demo-") as cache_dir:
+        configure(cache_dir)
+        from demo.tour import Tour
 
-def main() -> None:
-    results = [fetch.enqueue(f"https://example.com/{n}", 0.2) for n in range(4)]
-    for result in results:
-        print(f"{result.id[:8]}  {result.status:<10} enqueued {result.enqueued_at:%X}")
-    for result in results:
-        wait(result, timeout=30)
-        ran = (result.finished_at - result.started_at).total_seconds()
-        print(
-            f"{result.id[:8]}  {result.status:<10} on {result.worker_ids[0]}"
-            f" ran {ran:.2f}s -> {result.return_value}"
-        )
-    default_task_backend.close()
+        return Tour(sys.stdout, live=sys.stdout.isatty()).run()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
