@@ -143,7 +143,18 @@ class Runtime:
 
     def finished(self, record: Record, outcome: Outcome, worker_id: str | None) -> None:
         snapshot, waiters = self.store.finish(record, outcome, worker_id)
-        _send_robust(task_finished, self.backend_class, snapshot)
+        if outcome.ok:
+            _send_robust(task_finished, self.backend_class, snapshot)
+        else:
+            # Sent while handling a stand-in for the task's exception, so that
+            # receivers reading sys.exc_info() (Django's own log line) see it.
+            try:
+                raise TaskFailure(
+                    (outcome.traceback or str(outcome.error_class_path)).rstrip()
+                )
+            except TaskFailure as failure:
+                failure.__traceback__ = None  # only the task's traceback matters
+                _send_robust(task_finished, self.backend_class, snapshot)
         if waiters:
             for event in waiters:
                 event.set()
@@ -197,6 +208,16 @@ class Runtime:
                 "closed before then."
             )
             self.finished(record, failure(error, now, now), None)
+
+
+class TaskFailure(Exception):
+    """Stands for a failed task's exception while ``task_finished`` is sent.
+
+    Django's receiver logs a failed task with ``sys.exc_info()``, which under
+    ``ImmediateBackend`` is the task's own exception. Here that exception is gone
+    (or lives in another process), so this carries its formatted traceback as
+    its message, and the log line still says what went wrong and where.
+    """
 
 
 def _send_robust(signal, sender: type, snapshot: TaskResult) -> None:
