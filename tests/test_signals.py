@@ -112,3 +112,7 @@ def test_django_logs_a_failure_at_error_level(backend, caplog):
     assert "state=FAILED" in records[2].getMessage()
     assert result.id in records[2].getMessage()
     assert records[2].levelno == logging.ERROR
+    # As under ImmediateBackend, the log line carries the task's traceback.
+    logged = logging.Formatter().format(records[2])
+    assert logged.endswith("ValueError: it broke")
+    assert "in fail\n    raise ValueError(message)" in logged
