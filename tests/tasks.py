@@ -163,3 +163,9 @@ def call_on_own_backend(method):
     from django.tasks import default_task_backend
 
     return getattr(default_task_backend, method)()
+
+
+@task
+def enqueue_add(a, b):
+    """Enqueue another task from inside a task; return the new result's id."""
+    return add.enqueue(a, b).id

@@ -127,3 +127,20 @@ def test_aenqueue_returns_ready_result(backend):
     result = asyncio.run(enqueue())
     assert result.status == TaskResultStatus.READY
     assert wait(result, timeout=DEADLINE).return_value == 9
+
+
+def test_without_use_tz_timestamps_are_naive_local_times(backend):
+    with override_settings(USE_TZ=False):
+        before = timezone.now()
+        result = wait(tasks.add.enqueue(1, 1), timeout=DEADLINE)
+    assert timezone.is_naive(result.enqueued_at)
+    assert timezone.is_naive(result.started_at)
+    assert before - ROUNDING <= result.enqueued_at <= result.finished_at
+
+
+def test_a_thread_pool_task_can_enqueue_another():
+    # Thread pools only: a worker thread shares the enqueuing process's runtime.
+    parent = wait(tasks.enqueue_add.enqueue(20, 1), timeout=DEADLINE)
+    assert parent.status == TaskResultStatus.SUCCESSFUL
+    child = task_backends["default"].get_result(parent.return_value)
+    assert wait(child, timeout=DEADLINE).return_value == 21

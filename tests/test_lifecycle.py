@@ -21,39 +21,41 @@ def read_elsewhere(result_id):
         ).result(DEADLINE)
 
 
+@pytest.mark.backend_options(MAX_WORKERS=1)
 def test_ready_until_a_worker_begins_then_running_then_successful(
     backend, signals, file_gate
 ):
-    # Both workers of the fixture's pool are held by blockers.
-    gates = [file_gate("first"), file_gate("second")]
-    blockers = [tasks.wait_for_file.enqueue(g.path) for g in gates]
-    for blocker in blockers:
-        signals.wait_for("started", blocker.id)
+    # The only worker is held by a blocker.
+    blocker_gate = file_gate("blocker")
+    blocker = tasks.wait_for_file.enqueue(blocker_gate.path)
+    signals.wait_for("started", blocker.id)
 
-    third_gate = file_gate("third")
-    third = tasks.wait_for_file.enqueue(third_gate.path, "done")
-    assert backend.get_result(third.id).status == TaskResultStatus.READY
-    assert read_elsewhere(third.id).status == TaskResultStatus.READY
-    assert read_elsewhere(blockers[0].id).status == TaskResultStatus.RUNNING
-    assert signals.of(third.id, "started") == []
+    gate = file_gate("second")
+    second = tasks.wait_for_file.enqueue(gate.path, "done")
+    assert backend.get_result(second.id).status == TaskResultStatus.READY
+    assert read_elsewhere(second.id).status == TaskResultStatus.READY
+    assert read_elsewhere(second.id).started_at is None
+    assert read_elsewhere(blocker.id).status == TaskResultStatus.RUNNING
+    assert signals.of(second.id, "started") == []
 
-    gates[0].open()
-    signals.wait_for("started", third.id)
-    seen_elsewhere = read_elsewhere(third.id)
+    blocker_gate.open()
+    signals.wait_for("started", second.id)
+    seen_elsewhere = read_elsewhere(second.id)
     assert seen_elsewhere.status == TaskResultStatus.RUNNING
     assert seen_elsewhere.started_at is not None
     assert seen_elsewhere.finished_at is None
-    third.refresh()
-    assert third.status == TaskResultStatus.RUNNING
+    second.refresh()
+    assert second.status == TaskResultStatus.RUNNING
+    assert second.started_at == seen_elsewhere.started_at
     with pytest.raises(ValueError, match="not finished"):
-        _ = third.return_value
+        _ = second.return_value
 
-    third_gate.open()
-    gates[1].open()
-    wait(third, timeout=DEADLINE)
-    assert third.status == TaskResultStatus.SUCCESSFUL
-    assert third.return_value == "done"
-    assert read_elsewhere(third.id).status == TaskResultStatus.SUCCESSFUL
+    gate.open()
+    wait(second, timeout=DEADLINE)
+    assert second.status == TaskResultStatus.SUCCESSFUL
+    assert second.return_value == "done"
+    assert read_elsewhere(second.id).status == TaskResultStatus.SUCCESSFUL
+    assert second.started_at >= backend.get_result(blocker.id).finished_at
 
 
 @pytest.mark.parametrize(

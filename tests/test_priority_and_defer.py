@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.tasks import TaskResultStatus
+from django.test import override_settings
 from django.utils import timezone
 
 from django_tasks_local import wait
@@ -76,3 +77,11 @@ def test_run_after_in_the_past_runs_at_once(backend):
     past = timezone.now() - timedelta(days=1)
     result = wait(tasks.add.using(run_after=past).enqueue(1, 2), timeout=DEADLINE)
     assert result.return_value == 3
+
+
+def test_naive_run_after_without_use_tz_is_local_time(backend):
+    with override_settings(USE_TZ=False):
+        run_after = timezone.now() + timedelta(milliseconds=100)
+        result = wait(tasks.noop.using(run_after=run_after).enqueue(), DEADLINE)
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.started_at >= run_after
