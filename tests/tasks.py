@@ -169,3 +169,11 @@ def call_on_own_backend(method):
 def enqueue_add(a, b):
     """Enqueue another task from inside a task; return the new result's id."""
     return add.enqueue(a, b).id
+
+
+@task
+def wait_for_event_then_enqueue_add(name, a, b):
+    """Block on ``EVENTS[name]``, then enqueue ``add(a, b)``; return its id."""
+    if not EVENTS[name].wait(GATE_DEADLINE):
+        raise TimeoutError(f"event {name!r} was never set")
+    return add.enqueue(a, b).id

@@ -8,7 +8,8 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.tasks import TaskResultStatus
+from django.tasks import TaskResultStatus, task_backends
+from django.test import override_settings
 from django.utils import timezone
 
 from django_tasks_local import TaskDropped, wait
@@ -112,11 +113,10 @@ def test_close_without_deferred_tasks_logs_no_warning(backend, caplog):
 
 
 @pytest.mark.parametrize("method", ["close", "join"])
-def test_close_or_join_from_a_task_of_the_alias_fails_instead_of_hanging(
-    backend, method
-):
-    # Both wait for the alias's running tasks, so from one of them they would
-    # wait for themselves forever.
+def test_close_or_join_from_a_task_of_the_alias_fails_instead_of_hanging(method):
+    # Thread pools: both wait for the alias's running tasks, so from one of them
+    # they would wait for themselves forever. (A worker process has a runtime of
+    # its own, where they do nothing.)
     result = wait(tasks.call_on_own_backend.enqueue(method), timeout=DEADLINE)
     assert result.status == TaskResultStatus.FAILED
     error = result.errors[0]
@@ -124,3 +124,26 @@ def test_close_or_join_from_a_task_of_the_alias_fails_instead_of_hanging(
     assert f"{method}()" in error.traceback
     assert "from one of its own tasks" in error.traceback
     assert wait(tasks.add.enqueue(1, 2), timeout=DEADLINE).return_value == 3
+
+
+def test_close_runs_due_tasks_enqueued_while_it_drains(signals, event_gate):
+    config = {
+        "BACKEND": "django_tasks_local.ThreadPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 1},
+    }
+    with override_settings(TASKS={"default": config}):
+        backend = task_backends["default"]
+        gate = event_gate()
+        parent = tasks.wait_for_event_then_enqueue_add.enqueue(gate.name, 4, 5)
+        signals.wait_for("started", parent.id)
+        later = timezone.now() + timedelta(hours=1)
+        deferred = tasks.noop.using(run_after=later).enqueue()
+        closer = threading.Thread(target=backend.close)
+        closer.start()
+        signals.wait_for("finished", deferred.id)  # close() is draining now
+        gate.open()  # the running task now enqueues a due task
+        closer.join(DEADLINE)
+        assert not closer.is_alive()
+        assert workers_alive() == []
+        child_id = backend.get_result(parent.id).return_value
+        assert backend.get_result(child_id).return_value == 9
