@@ -10,7 +10,9 @@ done), so the ratios show what the backend's contract costs on top of them.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
+import logging
 import multiprocessing
 import sys
 import time
@@ -81,6 +83,7 @@ SIZES = {
 }
 
 THREAD_BACKEND = "ThreadPoolBackend(4)"
+THREAD_BACKEND_INFO = "ThreadPoolBackend(4), task logs at INFO"
 RAW_THREADS = "raw ThreadPoolExecutor(4)"
 IMMEDIATE = "ImmediateBackend"
 PROCESS_BACKEND = "ProcessPoolBackend(2)"
@@ -94,6 +97,18 @@ PROCESS_MISSING = (
 
 def _noop_task(alias: str) -> Task:
     return task(work.noop, backend=alias)
+
+
+@contextlib.contextmanager
+def _task_logs_at_info():
+    """Django's default level for its task log receivers, for one round."""
+    logger = logging.getLogger("django.tasks")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _micros(nanoseconds: list[int], fraction: float) -> float:
@@ -232,15 +247,21 @@ def thread_throughput(size: Size) -> Section:
         _backend_batch(backend, warm)
         _executor_batch(executor, warm)
         _backend_batch(immediate, warm)
+
+        def with_info_logs() -> dict[str, float]:
+            with _task_logs_at_info():
+                return _backend_batch(backend, size.thread_tasks)
+
         results = alternate(
             size.rounds,
             {
                 THREAD_BACKEND: lambda: _backend_batch(backend, size.thread_tasks),
+                THREAD_BACKEND_INFO: with_info_logs,
                 RAW_THREADS: lambda: _executor_batch(executor, size.thread_tasks),
                 IMMEDIATE: lambda: _backend_batch(immediate, size.thread_tasks),
             },
         )
-    for name in (THREAD_BACKEND, RAW_THREADS, IMMEDIATE):
+    for name in (THREAD_BACKEND, THREAD_BACKEND_INFO, RAW_THREADS, IMMEDIATE):
         section.rows.append(
             Row(name, "throughput", "tasks/s", results[name]["throughput"])
         )
@@ -252,6 +273,15 @@ def thread_throughput(size: Size) -> Section:
     )
     section.ratio(
         f"{THREAD_BACKEND} / {IMMEDIATE}", ours, section.row(IMMEDIATE, "throughput")
+    )
+    section.ratio(
+        f"{THREAD_BACKEND_INFO} / {RAW_THREADS}",
+        section.row(THREAD_BACKEND_INFO, "throughput"),
+        section.row(RAW_THREADS, "throughput"),
+    )
+    section.notes.append(
+        "django.tasks logs at WARNING except in the 'task logs at INFO' row "
+        "(Django's default): the raw executor logs nothing."
     )
     section.targets.append(
         Target(
