@@ -67,13 +67,22 @@ class LocalBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         runtime = self.runtime
-        validated = runtime.validated
+        if runtime.validated_ids.get(id(task)) is not task:
+            self._validate_once(runtime, task)
+        return runtime.enqueue(task, args, kwargs)
+
+    def _validate_once(self, runtime: Runtime, task: Task) -> None:
+        """Validate ``task`` unless an equal one was (``using()`` makes a new but
+        equal ``Task`` per call), and remember it by identity."""
+        validated, by_id = runtime.validated, runtime.validated_ids
         if task not in validated:
             self.validate_task(task)
             if len(validated) >= VALIDATED_TASKS_LIMIT:
                 validated.clear()
             validated.add(task)
-        return runtime.enqueue(task, args, kwargs)
+        if len(by_id) >= VALIDATED_TASKS_LIMIT:
+            by_id.clear()
+        by_id[id(task)] = task
 
     def get_result(self, result_id: str) -> TaskResult:
         return self.runtime.store.get(result_id)

@@ -17,9 +17,39 @@ from typing import Any
 
 from django.conf import settings
 from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
+from django.utils.json import normalize_json
 
 _new = object.__new__
 _set = object.__setattr__
+
+
+#: Types ``normalize_json`` returns unchanged. Checked by exact type, so
+#: subclasses (a ``str`` enum, say) still take Django's own path.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def normalize_args(args: Any) -> list[Any]:
+    """``normalize_json(args)``, without its pattern matching when every argument
+    is a plain scalar (the usual ids and strings): ``normalize_json`` checks each
+    value against ``Mapping`` and ``Sequence`` ABCs, about 1 µs per call."""
+    if type(args) is tuple:
+        for value in args:
+            if type(value) not in _PLAIN:
+                break
+        else:
+            return list(args)
+    return normalize_json(args)
+
+
+def normalize_kwargs(kwargs: Any) -> dict[str, Any]:
+    """``normalize_json(kwargs)``, with the same shortcut as ``normalize_args``."""
+    if type(kwargs) is dict:
+        for key, value in kwargs.items():
+            if type(key) is not str or type(value) not in _PLAIN:
+                break
+        else:
+            return dict(kwargs)
+    return normalize_json(kwargs)
 
 
 def to_datetime(timestamp: float | None) -> datetime | None:
