@@ -20,6 +20,7 @@ def add(a, b):
 @task(takes_context=True)
 def report_context(context, label):
     return {
+        "type": type(context).__qualname__,
         "id": context.task_result.id,
         "attempt": context.attempt,
         "status": context.task_result.status,

@@ -1,6 +1,7 @@
 """takes_context and current_result_id, in sync and async tasks."""
 
 import asyncio
+from contextvars import ContextVar
 
 import pytest
 from django.tasks import TaskResultStatus
@@ -14,6 +15,7 @@ def test_takes_context_gets_task_context_with_id_and_attempt_1(backend):
     result = wait(tasks.report_context.enqueue("label"), timeout=DEADLINE)
     assert result.status == TaskResultStatus.SUCCESSFUL
     seen = result.return_value
+    assert seen["type"] == "TaskContext"
     assert seen["id"] == result.id
     assert seen["attempt"] == 1
     assert seen["status"] == TaskResultStatus.RUNNING
@@ -26,6 +28,11 @@ def test_current_result_id_is_set_while_the_task_runs(backend, task):
     for result in results:
         wait(result, timeout=DEADLINE)
         assert result.return_value["current_result_id"] == result.id
+
+
+def test_current_result_id_is_a_context_variable_of_str():
+    assert isinstance(current_result_id, ContextVar)
+    assert current_result_id.name == "django_tasks_local.current_result_id"
 
 
 def test_current_result_id_is_unset_outside_tasks(backend):

@@ -35,6 +35,7 @@ def test_returns_ready_result_with_aware_enqueued_at_and_uuid(backend):
     assert timezone.is_aware(result.enqueued_at)
     assert before - ROUNDING <= result.enqueued_at <= after + ROUNDING
     assert str(uuid.UUID(result.id)) == result.id
+    assert uuid.UUID(result.id).version == 4
     wait(result, timeout=DEADLINE)
 
 
