@@ -31,7 +31,7 @@ def test_get_result_returns_a_fresh_snapshot_each_time(backend):
     assert first.enqueued_at == result.enqueued_at
 
 
-@pytest.mark.parametrize("unknown", ["", "no-such-id", "0" * 32])
+@pytest.mark.parametrize("unknown", ["", "no-such-id", "0" * 32, 123, None])
 def test_unknown_id_raises(backend, unknown):
     with pytest.raises(TaskResultDoesNotExist):
         backend.get_result(unknown)
