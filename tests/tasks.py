@@ -178,3 +178,16 @@ def wait_for_event_then_enqueue_add(name, a, b):
     if not EVENTS[name].wait(GATE_DEADLINE):
         raise TimeoutError(f"event {name!r} was never set")
     return add.enqueue(a, b).id
+
+
+@task(takes_context=True)
+async def async_report_context(context, label):
+    await asyncio.sleep(0)
+    return {
+        "type": type(context).__qualname__,
+        "id": context.task_result.id,
+        "attempt": context.attempt,
+        "status": context.task_result.status,
+        "current_result_id": current_result_id.get(),
+        "label": label,
+    }

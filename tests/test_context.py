@@ -11,8 +11,9 @@ from tests import tasks
 from tests.support import DEADLINE
 
 
-def test_takes_context_gets_task_context_with_id_and_attempt_1(backend):
-    result = wait(tasks.report_context.enqueue("label"), timeout=DEADLINE)
+@pytest.mark.parametrize("task", [tasks.report_context, tasks.async_report_context])
+def test_takes_context_gets_task_context_with_id_and_attempt_1(backend, task):
+    result = wait(task.enqueue("label"), timeout=DEADLINE)
     assert result.status == TaskResultStatus.SUCCESSFUL
     seen = result.return_value
     assert seen["type"] == "TaskContext"
@@ -20,6 +21,7 @@ def test_takes_context_gets_task_context_with_id_and_attempt_1(backend):
     assert seen["attempt"] == 1
     assert seen["status"] == TaskResultStatus.RUNNING
     assert seen["label"] == "label"
+    assert seen["current_result_id"] == result.id
 
 
 @pytest.mark.parametrize("task", [tasks.whoami, tasks.async_whoami])
