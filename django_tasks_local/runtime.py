@@ -32,6 +32,7 @@ from typing import Any
 from django.tasks.base import Task, TaskResult, TaskResultStatus
 from django.tasks.signals import task_enqueued, task_finished, task_started
 
+from . import dispatch
 from .exceptions import TaskDropped
 from .execution import Outcome, current_result_id, failure
 from .ids import new_result_id
@@ -103,7 +104,7 @@ class Runtime:
         store = self.store
         store.add(record)
         try:
-            task_enqueued.send(self.backend_class, task_result=result)
+            dispatch.send(task_enqueued, self.backend_class, task_result=result)
         except BaseException:
             store.discard(record)
             raise
@@ -225,7 +226,9 @@ class TaskFailure(Exception):
 
 def _send_robust(signal, sender: type, snapshot: TaskResult) -> None:
     """Send a signal from a worker: a failing receiver is logged, the task goes on."""
-    for receiver, response in signal.send_robust(sender, task_result=snapshot):
+    for receiver, response in dispatch.send_robust(
+        signal, sender, task_result=snapshot
+    ):
         if isinstance(response, Exception):
             logger.error(
                 "Receiver %r of %s for task %s raised",
