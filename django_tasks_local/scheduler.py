@@ -80,11 +80,20 @@ class Scheduler:
 
     # -- consumers -------------------------------------------------------------
 
-    def take(self, timeout: float | None = None) -> Any | None:
+    def take(self, timeout: float | None = None, finished: int = 0) -> Any | None:
         """Block until a job is due and return it (now in flight), or None when the
-        scheduler stops or ``timeout`` seconds pass."""
+        scheduler stops or ``timeout`` seconds pass.
+
+        ``finished``: jobs this taker has finished since its last take, counted as
+        ``done()`` would count them, under the same lock acquisition. A worker
+        thread takes the scheduler's lock once per task instead of twice: each
+        acquisition is a place where threads queue behind one another for the
+        lock and the GIL.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
+            if finished:
+                self._finished_locked(finished)
             while True:
                 if self.stopped:
                     return None
@@ -116,9 +125,7 @@ class Scheduler:
     def done(self, count: int = 1) -> None:
         """``count`` jobs handed out by ``take`` have finished."""
         with self._lock:
-            self._in_flight -= count
-            if not self._in_flight and not self._ready:
-                self._idle.notify_all()
+            self._finished_locked(count)
 
     def requeue(self, item: Any, priority: int = 0) -> None:
         """Put a job that was taken but never started back at the front of its
@@ -189,6 +196,11 @@ class Scheduler:
             promoted += 1
         if promoted:
             self._not_empty.notify(promoted)
+
+    def _finished_locked(self, count: int) -> None:
+        self._in_flight -= count
+        if not self._in_flight and not self._ready:
+            self._idle.notify_all()
 
     def _wait_idle_locked(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -5,7 +5,7 @@
     enqueue() ──► scheduler heap ──► worker thread 1..MAX_WORKERS: take()
                                         execute(record)  (reporter.started inside)
                                         reporter.finished(record, outcome)
-                                        scheduler.done()
+                                        take(finished=1): done, and the next job
 
 There is no queue of its own between the scheduler and the threads: a thread takes
 the next job the moment it is free, so priority order holds exactly and a job is
@@ -63,10 +63,12 @@ class ThreadPool:
         worker_id = (
             f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
         )
-        take, done = self.scheduler.take, self.scheduler.done
+        take = self.scheduler.take
         started, finished = self.reporter.started, self.reporter.finished
+        ran = 0  # jobs finished since the last take(), which counts them done
         try:
-            while (record := take()) is not None:
+            while (record := take(finished=ran)) is not None:
+                ran = 1
                 try:
                     outcome = execute(
                         record, worker_id, partial(started, record, worker_id=worker_id)
@@ -76,7 +78,8 @@ class ThreadPool:
                     logger.exception(
                         "Worker %s failed to report task %s", worker_id, record.id
                     )
-                finally:
-                    done()
+            ran = 0  # the take() that returned None counted it
         finally:
+            if ran:  # leaving on an exception: the job still ends in flight no more
+                self.scheduler.done()
             close_event_loop()
