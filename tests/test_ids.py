@@ -1,5 +1,6 @@
 """Result ids are random version-4 UUID strings."""
 
+import os
 import uuid
 
 from django_tasks_local.ids import new_result_id
@@ -13,3 +14,20 @@ def test_result_ids_are_distinct_version_4_uuid_strings():
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
         assert str(parsed) == result_id
+
+
+def test_a_forked_child_never_repeats_its_parents_ids():
+    new_result_id()  # the pool now holds ids the parent will hand out next
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids and leave at once
+        os.close(read)
+        os.write(write, ",".join(new_result_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child_ids = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent_ids = {new_result_id() for _ in range(8)}
+    assert len(child_ids) == 8
+    assert not child_ids & parent_ids
