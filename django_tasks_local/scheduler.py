@@ -54,6 +54,10 @@ class Scheduler:
         # Requeued jobs go before every job of their priority, oldest first.
         self._front_seq = itertools.count(-(2**62))
         self._in_flight = 0
+        #: Takers blocked in ``take()``: a push with none asleep skips the
+        #: condition's notify (Python code, about 1 µs), the usual case when
+        #: the workers are busy.
+        self._sleeping = 0
         self._draining = False
         self.stopped = False
         #: Called (outside the lock) after a push, for pools whose dispatcher does
@@ -79,7 +83,8 @@ class Scheduler:
                     self._not_empty.notify_all()
             else:
                 heapq.heappush(self._ready, (-priority, seq, item))
-                self._not_empty.notify()
+                if self._sleeping:
+                    self._not_empty.notify()
         waker = self.waker
         if waker is not None:
             waker()
@@ -135,7 +140,11 @@ class Scheduler:
                     if remaining <= 0:
                         return None
                     wait = remaining if wait is None else min(wait, remaining)
-                self._not_empty.wait(wait)
+                self._sleeping += 1
+                try:
+                    self._not_empty.wait(wait)
+                finally:
+                    self._sleeping -= 1
 
     def take_nowait(self) -> Any | None:
         """Return the next due job (now in flight), or None if none is due."""
