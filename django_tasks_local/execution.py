@@ -31,10 +31,9 @@ from typing import Any, NamedTuple
 
 from django.db import close_old_connections
 from django.tasks.base import Task, TaskContext, TaskResultStatus
-from django.utils.json import normalize_json
 from django.utils.module_loading import import_string
 
-from .results import build_result
+from .results import build_result, normalize_value
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def execute(
         try:
             value = _invoke(call, worker_id, started_at)
             try:
-                value = normalize_json(value)
+                value = normalize_value(value)
             except (TypeError, ValueError) as exc:
                 raise ReturnValueError(
                     f"Task {call.task.module_path} returned a value that is not "
@@ -206,12 +205,29 @@ def _invoke(call: Call, worker_id: str, started_at: float) -> Any:
         )
         args = [TaskContext(task_result=running), *args]
     func = task.func
-    if iscoroutinefunction(func):
+    if _is_async(func):
         # The coroutine runs in a copy of this context, current_result_id included.
         return _event_loop().run(
             func(*args, **call.kwargs), context=contextvars.copy_context()
         )
     return func(*args, **call.kwargs)
+
+
+#: Task function -> whether it is ``async def``. ``inspect.iscoroutinefunction``
+#: costs about 1 µs per task; task functions are module-level (Django requires
+#: it), so this holds one entry per task function the worker has run.
+_async_functions: dict[Callable[..., Any], bool] = {}
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    try:
+        return _async_functions[func]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable: ask every time
+        return iscoroutinefunction(func)
+    result = _async_functions[func] = iscoroutinefunction(func)
+    return result
 
 
 def _close_old_connections() -> None:

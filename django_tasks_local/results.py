@@ -42,6 +42,14 @@ def normalize_args(args: Any) -> list[Any]:
     return normalize_json(args)
 
 
+def normalize_value(value: Any) -> Any:
+    """``normalize_json(value)``, returning plain scalars (``None`` from most
+    tasks) at once."""
+    if type(value) in _PLAIN:
+        return value
+    return normalize_json(value)
+
+
 def normalize_kwargs(kwargs: Any) -> dict[str, Any]:
     """``normalize_json(kwargs)``, with the same shortcut as ``normalize_args``."""
     if type(kwargs) is dict:
