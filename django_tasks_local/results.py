@@ -12,6 +12,7 @@ aware ``datetime``) and turned into datetimes here, the way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,30 +89,56 @@ def build_result(
     """A ``TaskResult`` from already-normalised values, without re-normalising.
 
     Three are built per task (enqueue, started, finished), so this is written
-    for speed: ``settings.USE_TZ`` is read once, not per timestamp.
+    for speed: ``settings.USE_TZ`` is read once, and each field is written
+    through its slot's own setter (``object.__setattr__`` looks the name up on
+    the class first: 2.4 µs for the 13 fields against 1.4 µs).
     """
     tz = UTC if settings.USE_TZ else None  # as to_datetime() decides
     started = None if started_at is None else _from_timestamp(started_at, tz)
     result = _new(TaskResult)
-    _set(result, "task", task)
-    _set(result, "id", result_id)
-    _set(result, "status", status)
-    _set(
-        result,
-        "enqueued_at",
-        None if enqueued_at is None else _from_timestamp(enqueued_at, tz),
+    _set_task(result, task)
+    _set_id(result, result_id)
+    _set_status(result, status)
+    _set_enqueued_at(
+        result, None if enqueued_at is None else _from_timestamp(enqueued_at, tz)
     )
-    _set(result, "started_at", started)
-    _set(result, "last_attempted_at", started)
-    _set(
-        result,
-        "finished_at",
-        None if finished_at is None else _from_timestamp(finished_at, tz),
+    _set_started_at(result, started)
+    _set_last_attempted_at(result, started)
+    _set_finished_at(
+        result, None if finished_at is None else _from_timestamp(finished_at, tz)
     )
-    _set(result, "args", args)
-    _set(result, "kwargs", kwargs)
-    _set(result, "backend", backend)
-    _set(result, "errors", errors)
-    _set(result, "worker_ids", worker_ids)
-    _set(result, "_return_value", return_value)
+    _set_args(result, args)
+    _set_kwargs(result, kwargs)
+    _set_backend(result, backend)
+    _set_errors(result, errors)
+    _set_worker_ids(result, worker_ids)
+    _set_return_value(result, return_value)
     return result
+
+
+def _setter(name: str) -> Callable[[TaskResult, Any], None]:
+    """The setter of one field of the frozen ``TaskResult``: its slot's own
+    (``slots=True``), or ``object.__setattr__`` if a Django version has none."""
+    descriptor = TaskResult.__dict__.get(name)
+    if type(descriptor).__name__ == "member_descriptor":
+        return descriptor.__set__
+
+    def set_field(result: TaskResult, value: Any) -> None:
+        _set(result, name, value)
+
+    return set_field
+
+
+_set_task = _setter("task")
+_set_id = _setter("id")
+_set_status = _setter("status")
+_set_enqueued_at = _setter("enqueued_at")
+_set_started_at = _setter("started_at")
+_set_last_attempted_at = _setter("last_attempted_at")
+_set_finished_at = _setter("finished_at")
+_set_args = _setter("args")
+_set_kwargs = _setter("kwargs")
+_set_backend = _setter("backend")
+_set_errors = _setter("errors")
+_set_worker_ids = _setter("worker_ids")
+_set_return_value = _setter("_return_value")
