@@ -13,8 +13,8 @@ One lock, held only to copy or change a few fields: no I/O, no signal and no use
 code runs under it. The worker's two writes per task (``mark_running``,
 ``finish``) take no lock under the GIL, in an order the readers rely on (see
 ``finish``): a lock taken by every worker for every task makes busy worker
-threads queue behind it. Waiting is event-driven: a waiter hangs a ``threading.Event``
-on the record, made only when someone actually waits.
+threads queue behind it. Waiting is event-driven: a waiter hangs a ``Waiter`` (a
+one-shot event) on the record, made only when someone actually waits.
 
 A second implementation (a SQLite file shared by every process of a site) would
 offer the same methods: ``add``, ``discard``, ``mark_running``, ``finish``, ``get``,
@@ -76,7 +76,27 @@ class Record(Call):
         #: (exception class path, traceback) of a failure, else None.
         self.error: tuple[str, str] | None = None
         #: Events of threads blocked in ``wait()``; None while nobody waits.
-        self.waiters: list[threading.Event] | None = None
+        self.waiters: list[Waiter] | None = None
+
+
+class Waiter:
+    """A one-shot event on a bare lock, held until ``set()``: what ``wait()``
+    blocks on. ``threading.Event`` is a ``Condition`` written in Python (about
+    3 µs to make, set and wait on, on an idle result's path); a lock is C (0.5
+    µs). Set once, by the thread that finishes the record."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once set; False if ``timeout`` seconds passed first."""
+        return self._lock.acquire(True, -1 if timeout is None else max(timeout, 0))
 
 
 class Store:
@@ -138,7 +158,7 @@ class Store:
 
     def finish(
         self, record: Record, outcome: Outcome, worker_id: str | None = None
-    ) -> tuple[TaskResult, list[threading.Event] | None]:
+    ) -> tuple[TaskResult, list[Waiter] | None]:
         """Record how ``record`` ended; evict past ``max_results``.
 
         Return the final snapshot and the waiters to wake: the caller wakes them
@@ -164,7 +184,7 @@ class Store:
 
     def _finish(
         self, record: Record, outcome: Outcome, worker_id: str | None
-    ) -> tuple[TaskResult, list[threading.Event] | None]:
+    ) -> tuple[TaskResult, list[Waiter] | None]:
         if outcome.ok:
             record.return_value = outcome.return_value
             status = SUCCESSFUL
@@ -213,7 +233,7 @@ class Store:
                 raise TaskResultDoesNotExist(result_id)
             event = None
             if record.status in (READY, RUNNING):
-                event = threading.Event()
+                event = Waiter()
                 if record.waiters is None:
                     record.waiters = [event]
                 else:
