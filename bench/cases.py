@@ -10,77 +10,33 @@ done), so the ratios show what the backend's contract costs on top of them.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import gc
-import logging
 import multiprocessing
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
 
 from django.tasks import Task, task, task_backends
 
-from django_tasks_local import wait
 from django_tasks_local.options import default_start_method
 
 from . import work
 from .django_setup import process_pool_available
+from .measure import (
+    backend_batch,
+    backend_latency,
+    busy_enqueue_round,
+    executor_batch,
+    executor_latency,
+    noop_task,
+    queued_batch,
+    spin_iterations,
+    task_logs_at_info,
+)
 from .model import Row, Section, Target, alternate
-from .stats import percentile
-
-#: Seconds the benchmark waits for workers to pick up blocking tasks: reached
-#: only if something is broken.
-DEADLINE = 60
-
-
-@dataclass(frozen=True)
-class Size:
-    """How much work each case does. ``full`` is the reference; the others trade
-    precision for time."""
-
-    name: str
-    rounds: int
-    #: No-op tasks per round of the throughput cases.
-    thread_tasks: int
-    process_tasks: int
-    #: Tasks timed one by one per round of the latency cases.
-    latency_samples: int
-    process_latency_samples: int
-    #: Tasks waiting behind busy workers, and enqueues timed on top of them.
-    busy_waiting: int
-    busy_samples: int
-    #: Queue depths of the flat-cost case, and its rounds.
-    queued: tuple[int, ...]
-    queued_rounds: int
-    #: Finished results stored for the bytes-per-result case.
-    memory_results: int
-    #: Seconds one CPU-bound task takes on an idle core.
-    cpu_task_seconds: float
-
-
-SIZES = {
-    "tiny": Size("tiny", 2, 200, 50, 20, 10, 100, 20, (50, 100, 200), 2, 200, 0.002),
-    "quick": Size(
-        "quick", 3, 5_000, 1_000, 300, 100, 10_000, 500, (1_000, 10_000), 3, 5_000, 0.05
-    ),
-    "full": Size(
-        "full",
-        5,
-        20_000,
-        5_000,
-        2_000,
-        400,
-        10_000,
-        2_000,
-        (1_000, 10_000, 100_000),
-        3,
-        20_000,
-        0.15,
-    ),
-}
+from .sizes import Size
 
 THREAD_BACKEND = "ThreadPoolBackend(4)"
 THREAD_BACKEND_INFO = "ThreadPoolBackend(4), task logs at INFO"
@@ -95,170 +51,29 @@ PROCESS_MISSING = (
 )
 
 
-def _noop_task(alias: str) -> Task:
-    return task(work.noop, backend=alias)
-
-
-@contextlib.contextmanager
-def _task_logs_at_info():
-    """Django's default level for its task log receivers, for one round."""
-    logger = logging.getLogger("django.tasks")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _micros(nanoseconds: list[int], fraction: float) -> float:
-    return percentile(nanoseconds, fraction) / 1000
-
-
-# -- one round of each kind of contender --------------------------------------
-
-
-def _backend_batch(noop: Task, count: int) -> dict[str, float]:
-    """Enqueue ``count`` no-op tasks and wait until all are done: tasks/s."""
-    enqueue = noop.enqueue
-    backend = noop.get_backend()
-    join = getattr(backend, "join", None)  # ImmediateBackend runs them inline
-    gc.collect()
-    start = time.perf_counter()
-    results = [enqueue() for _ in range(count)]
-    if join is not None:
-        join()
-    elapsed = time.perf_counter() - start
-    del results
-    return {"throughput": count / elapsed}
-
-
-def _executor_batch(executor: Executor, count: int) -> dict[str, float]:
-    """Submit ``count`` no-op calls and wait until all are done: calls/s."""
-    submit, function = executor.submit, work.noop
-    gc.collect()
-    start = time.perf_counter()
-    futures = [submit(function) for _ in range(count)]
-    concurrent.futures.wait(futures)
-    elapsed = time.perf_counter() - start
-    return {"throughput": count / elapsed}
-
-
-def _backend_latency(noop: Task, samples: int) -> dict[str, float]:
-    """Time ``enqueue()`` and enqueue -> finished, one task at a time on an idle
-    pool: the caller sees the finished result through ``wait()``."""
-    enqueue = noop.enqueue
-    calls, latencies = [], []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for _ in range(samples):
-        start = clock()
-        result = enqueue()
-        enqueued = clock()
-        wait(result, DEADLINE)
-        finished = clock()
-        calls.append(enqueued - start)
-        latencies.append(finished - start)
-    return _latency_metrics(calls, latencies)
-
-
-def _executor_latency(executor: Executor, samples: int) -> dict[str, float]:
-    """The raw executor's ``submit()`` time and submit -> ``result()``."""
-    submit, function = executor.submit, work.noop
-    calls, latencies = [], []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for _ in range(samples):
-        start = clock()
-        future = submit(function)
-        enqueued = clock()
-        future.result(DEADLINE)
-        finished = clock()
-        calls.append(enqueued - start)
-        latencies.append(finished - start)
-    return _latency_metrics(calls, latencies)
-
-
-def _latency_metrics(calls: list[int], latencies: list[int]) -> dict[str, float]:
-    return {
-        "enqueue p50": _micros(calls, 0.5),
-        "enqueue p99": _micros(calls, 0.99),
-        "finished p50": _micros(latencies, 0.5),
-        "finished p99": _micros(latencies, 0.99),
-    }
-
-
-def _occupy_workers(submit_block: Callable[[], object], workers: int) -> list:
-    """Start ``workers`` blocking tasks and return once each one is running."""
-    work.gate.clear()
-    handles = [submit_block() for _ in range(workers)]
-    for _ in range(workers):
-        if not work.entered.acquire(timeout=DEADLINE):
-            raise RuntimeError("the workers never started the blocking tasks")
-    return handles
-
-
-def _busy_enqueue(
-    submit_block: Callable[[], object],
-    submit_noop: Callable[[], object],
-    wait_all: Callable[[list], object],
-    workers: int,
-    size: Size,
-) -> dict[str, float]:
-    """Time single enqueues while every worker is busy and ``busy_waiting`` tasks
-    wait in the queue."""
-    handles = _occupy_workers(submit_block, workers)
-    handles += [submit_noop() for _ in range(size.busy_waiting)]
-    calls = []
-    clock = time.perf_counter_ns
-    gc.collect()
-    for _ in range(size.busy_samples):
-        start = clock()
-        handles.append(submit_noop())
-        calls.append(clock() - start)
-    work.gate.set()
-    wait_all(handles)
-    return {"enqueue p50": _micros(calls, 0.5), "enqueue p99": _micros(calls, 0.99)}
-
-
-def _queued_batch(noop: Task, block: Task, workers: int, count: int) -> float:
-    """Microseconds per task to enqueue ``count`` tasks behind busy workers, then
-    run them all: the cost of one task with that many queued."""
-    backend = noop.get_backend()
-    _occupy_workers(block.enqueue, workers)
-    enqueue = noop.enqueue
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(count):
-        enqueue()
-    work.gate.set()
-    backend.join()
-    return (time.perf_counter() - start) / count * 1e6
-
-
 # -- the cases -----------------------------------------------------------------
 
 
 def thread_throughput(size: Size) -> Section:
     section = Section("No-op throughput, 4 thread workers (tasks/s, higher is better)")
-    backend, immediate = _noop_task("threads"), _noop_task("immediate")
+    backend, immediate = noop_task("threads"), noop_task("immediate")
     with ThreadPoolExecutor(4, thread_name_prefix="bench-raw") as executor:
         warm = max(100, size.thread_tasks // 10)
-        _backend_batch(backend, warm)
-        _executor_batch(executor, warm)
-        _backend_batch(immediate, warm)
+        backend_batch(backend, warm)
+        executor_batch(executor, warm)
+        backend_batch(immediate, warm)
 
         def with_info_logs() -> dict[str, float]:
-            with _task_logs_at_info():
-                return _backend_batch(backend, size.thread_tasks)
+            with task_logs_at_info():
+                return backend_batch(backend, size.thread_tasks)
 
         results = alternate(
             size.rounds,
             {
-                THREAD_BACKEND: lambda: _backend_batch(backend, size.thread_tasks),
+                THREAD_BACKEND: lambda: backend_batch(backend, size.thread_tasks),
                 THREAD_BACKEND_INFO: with_info_logs,
-                RAW_THREADS: lambda: _executor_batch(executor, size.thread_tasks),
-                IMMEDIATE: lambda: _backend_batch(immediate, size.thread_tasks),
+                RAW_THREADS: lambda: executor_batch(executor, size.thread_tasks),
+                IMMEDIATE: lambda: backend_batch(immediate, size.thread_tasks),
             },
         )
     for name in (THREAD_BACKEND, THREAD_BACKEND_INFO, RAW_THREADS, IMMEDIATE):
@@ -307,16 +122,16 @@ def process_throughput(size: Size) -> Section:
     if not process_pool_available():
         section.notes.append(PROCESS_MISSING)
         return section
-    backend = _noop_task("processes")
+    backend = noop_task("processes")
     with _process_executor() as executor:
         warm = max(50, size.process_tasks // 10)
-        _backend_batch(backend, warm)
-        _executor_batch(executor, warm)
+        backend_batch(backend, warm)
+        executor_batch(executor, warm)
         results = alternate(
             size.rounds,
             {
-                PROCESS_BACKEND: lambda: _backend_batch(backend, size.process_tasks),
-                RAW_PROCESSES: lambda: _executor_batch(executor, size.process_tasks),
+                PROCESS_BACKEND: lambda: backend_batch(backend, size.process_tasks),
+                RAW_PROCESSES: lambda: executor_batch(executor, size.process_tasks),
             },
         )
     for name in (PROCESS_BACKEND, RAW_PROCESSES):
@@ -350,15 +165,15 @@ def thread_latency(size: Size) -> Section:
         "Idle thread pool, one task at a time: enqueue() call and enqueue -> "
         "finished (µs, lower is better)"
     )
-    backend = _noop_task("threads")
+    backend = noop_task("threads")
     with ThreadPoolExecutor(4, thread_name_prefix="bench-raw") as executor:
-        _backend_latency(backend, 50)
-        _executor_latency(executor, 50)
+        backend_latency(backend, 50)
+        executor_latency(executor, 50)
         results = alternate(
             size.rounds,
             {
-                THREAD_BACKEND: lambda: _backend_latency(backend, size.latency_samples),
-                RAW_THREADS: lambda: _executor_latency(executor, size.latency_samples),
+                THREAD_BACKEND: lambda: backend_latency(backend, size.latency_samples),
+                RAW_THREADS: lambda: executor_latency(executor, size.latency_samples),
             },
         )
     _latency_rows(section, results, (THREAD_BACKEND, RAW_THREADS))
@@ -381,12 +196,12 @@ def busy_enqueue(size: Size) -> Section:
         f"enqueue() with all 4 workers busy and {size.busy_waiting:,} tasks waiting "
         "(µs, lower is better)"
     )
-    noop, block = _noop_task("threads"), task(work.block, backend="threads")
+    noop, block = noop_task("threads"), task(work.block, backend="threads")
     backend = noop.get_backend()
     with ThreadPoolExecutor(4, thread_name_prefix="bench-raw") as executor:
 
         def raw_round() -> dict[str, float]:
-            return _busy_enqueue(
+            return busy_enqueue_round(
                 lambda: executor.submit(work.block),
                 lambda: executor.submit(work.noop),
                 concurrent.futures.wait,
@@ -395,7 +210,7 @@ def busy_enqueue(size: Size) -> Section:
             )
 
         def backend_round() -> dict[str, float]:
-            return _busy_enqueue(
+            return busy_enqueue_round(
                 block.enqueue, noop.enqueue, lambda _: backend.join(), 4, size
             )
 
@@ -423,16 +238,16 @@ def process_latency(size: Size) -> Section:
     if not process_pool_available():
         section.notes.append(PROCESS_MISSING)
         return section
-    backend = _noop_task("processes")
+    backend = noop_task("processes")
     samples = size.process_latency_samples
     with _process_executor() as executor:
-        _backend_latency(backend, 20)
-        _executor_latency(executor, 20)
+        backend_latency(backend, 20)
+        executor_latency(executor, 20)
         results = alternate(
             size.rounds,
             {
-                PROCESS_BACKEND: lambda: _backend_latency(backend, samples),
-                RAW_PROCESSES: lambda: _executor_latency(executor, samples),
+                PROCESS_BACKEND: lambda: backend_latency(backend, samples),
+                RAW_PROCESSES: lambda: executor_latency(executor, samples),
             },
         )
     _latency_rows(section, results, (PROCESS_BACKEND, RAW_PROCESSES))
@@ -453,13 +268,13 @@ def queued(size: Size) -> Section:
         "Cost per task with N queued behind 4 busy workers, enqueue + run "
         "(µs/task, lower is better)"
     )
-    noop, block = _noop_task("threads"), task(work.block, backend="threads")
-    _queued_batch(noop, block, 4, size.queued[0])
+    noop, block = noop_task("threads"), task(work.block, backend="threads")
+    queued_batch(noop, block, 4, size.queued[0])
     results = alternate(
         size.queued_rounds,
         {
             f"{count:,} queued": (
-                lambda count=count: {"per task": _queued_batch(noop, block, 4, count)}
+                lambda count=count: {"per task": queued_batch(noop, block, 4, count)}
             )
             for count in size.queued
         },
@@ -490,7 +305,7 @@ def memory(size: Size) -> Section:
     list and kwargs dict are arguments and are counted apart.
     """
     section = Section("Memory per stored finished result (bytes, lower is better)")
-    noop = _noop_task("memory")
+    noop = noop_task("memory")
     backend = noop.get_backend()
     count = size.memory_results
     for _ in range(100):  # start the pool and warm every cache first
@@ -532,21 +347,8 @@ def memory(size: Size) -> Section:
     return section
 
 
-def _spin_iterations(seconds: float) -> int:
-    """How many ``spin`` iterations take about ``seconds`` on this machine."""
-    probe = 200_000
-    best = min(_timed_spin(probe) for _ in range(3))
-    return max(1_000, int(probe * seconds / best))
-
-
-def _timed_spin(iterations: int) -> float:
-    start = time.perf_counter()
-    work.spin(iterations)
-    return time.perf_counter() - start
-
-
 def cpu_bound(size: Size) -> Section:
-    iterations = _spin_iterations(size.cpu_task_seconds)
+    iterations = spin_iterations(size.cpu_task_seconds)
     section = Section(
         f"8 CPU-bound tasks of ~{size.cpu_task_seconds * 1000:.0f} ms on 2 workers "
         "(wall seconds, lower is better)"

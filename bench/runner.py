@@ -14,7 +14,8 @@ from . import django_setup
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from .cases import CASES, SIZES
+    from .cases import CASES
+    from .sizes import SIZES
 
     parser = argparse.ArgumentParser(
         prog="python -m bench",
