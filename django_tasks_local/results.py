@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
 from django.utils.json import normalize_json
 
@@ -66,9 +68,29 @@ def to_datetime(timestamp: float | None) -> datetime | None:
     """A float timestamp as Django's ``timezone.now()`` would give it."""
     if timestamp is None:
         return None
-    if settings.USE_TZ:
-        return datetime.fromtimestamp(timestamp, UTC)
-    return datetime.fromtimestamp(timestamp)
+    return _from_timestamp(timestamp, _timezone())
+
+
+#: ``[UTC]`` or ``[None]`` once ``settings.USE_TZ`` was read; emptied when
+#: ``override_settings`` changes it. Reading a setting goes through
+#: ``LazySettings`` (about 0.2 µs), and every snapshot needs it.
+_timezone_cache: list[Any] = []
+
+
+def _timezone() -> Any:
+    """``UTC`` when ``USE_TZ`` is on (aware datetimes), else None (naive local)."""
+    try:
+        return _timezone_cache[0]
+    except IndexError:
+        tz = UTC if settings.USE_TZ else None
+        _timezone_cache[:] = [tz]
+        return tz
+
+
+@receiver(setting_changed)
+def _forget_timezone(*, setting: str, **kwargs: Any) -> None:
+    if setting == "USE_TZ":
+        _timezone_cache.clear()
 
 
 def build_result(
@@ -89,11 +111,11 @@ def build_result(
     """A ``TaskResult`` from already-normalised values, without re-normalising.
 
     Three are built per task (enqueue, started, finished), so this is written
-    for speed: ``settings.USE_TZ`` is read once, and each field is written
+    for speed: ``USE_TZ`` is looked up once (and cached), and each field is written
     through its slot's own setter (``object.__setattr__`` looks the name up on
     the class first: 2.4 µs for the 13 fields against 1.4 µs).
     """
-    tz = UTC if settings.USE_TZ else None  # as to_datetime() decides
+    tz = _timezone()
     started = None if started_at is None else _from_timestamp(started_at, tz)
     result = _new(TaskResult)
     _set_task(result, task)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
+from django.test import override_settings
 
 from django_tasks_local.results import build_result
 from tests import tasks
@@ -41,3 +42,27 @@ def test_build_result_equals_the_result_djangos_constructor_makes():
     )
     assert built == expected
     assert type(built) is TaskResult
+
+
+def _built(enqueued_at: float):
+    return build_result(
+        task=tasks.add,
+        result_id="an-id",
+        status=TaskResultStatus.READY,
+        enqueued_at=enqueued_at,
+        started_at=None,
+        finished_at=None,
+        args=[],
+        kwargs={},
+        backend="default",
+        errors=[],
+        worker_ids=[],
+    )
+
+
+def test_timestamps_follow_use_tz_as_it_changes():
+    assert _built(1.0).enqueued_at == datetime.fromtimestamp(1.0, UTC)
+    with override_settings(USE_TZ=False):
+        assert _built(1.0).enqueued_at == datetime.fromtimestamp(1.0)
+        assert _built(1.0).enqueued_at.tzinfo is None
+    assert _built(1.0).enqueued_at.tzinfo is UTC
