@@ -24,6 +24,12 @@ from __future__ import annotations
 
 import atexit
 import logging
+
+# multiprocessing registers its exit handler (which joins every child process)
+# when multiprocessing.util is first imported. Importing it before our handler is
+# registered makes ours run first (atexit is last in, first out), so the drain at
+# exit can still use the process pool's workers and then stop them.
+import multiprocessing.util  # noqa: F401
 import os
 import threading
 import time
