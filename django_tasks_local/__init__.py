@@ -3,15 +3,19 @@ process pools: no broker, no worker process to run.
 
 ::
 
-    TASKS = {"default": {"BACKEND": "django_tasks_local.ThreadPoolBackend"}}
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_local.ThreadPoolBackend"},
+        "cpu": {"BACKEND": "django_tasks_local.ProcessPoolBackend"},
+    }
 """
 
-from .backends import ThreadPoolBackend
+from .backends import ProcessPoolBackend, ThreadPoolBackend
 from .exceptions import TaskDropped, WorkerDied
 from .execution import current_result_id
 from .waiting import wait
 
 __all__ = [
+    "ProcessPoolBackend",
     "TaskDropped",
     "ThreadPoolBackend",
     "WorkerDied",

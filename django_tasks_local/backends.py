@@ -16,12 +16,15 @@ from django.tasks.base import Task, TaskResult
 
 from . import runtime as runtime_registry
 from .options import (
+    PROCESS_OPTIONS,
     THREAD_OPTIONS,
     PoolOptions,
+    parse_process_options,
     parse_thread_options,
     unknown_option_warnings,
 )
 from .pools import Pool
+from .pools.process import ProcessPool
 from .pools.thread import ThreadPool
 from .runtime import VALIDATED_TASKS_LIMIT, Runtime
 
@@ -120,3 +123,18 @@ class ThreadPoolBackend(LocalBackend):
     known_options = THREAD_OPTIONS
     option_parser = staticmethod(parse_thread_options)
     pool_class = ThreadPool
+
+
+class ProcessPoolBackend(LocalBackend):
+    """Runs tasks in ``MAX_WORKERS`` worker processes: for CPU-bound work.
+
+    Tasks, arguments and return values cross to the workers by pickle, so a task
+    must be importable from its module path. A worker that dies fails only the
+    task it was running (``WorkerDied``); ``TIMEOUT`` ends a worker whose task
+    runs too long (``TimeoutError``); ``MAX_TASKS_PER_CHILD`` replaces workers
+    after that many tasks; ``START_METHOD`` picks fork, forkserver or spawn.
+    """
+
+    known_options = PROCESS_OPTIONS
+    option_parser = staticmethod(parse_process_options)
+    pool_class = ProcessPool

@@ -42,11 +42,16 @@ def deadline() -> float:
     return DEADLINE
 
 
-#: The backends the contract tests run against, by id. Process-pool entries are
-#: added here as that backend lands; a contract test that takes the ``backend``
-#: fixture runs once per entry.
+#: The backends the contract tests run against, by id; a contract test that takes
+#: the ``backend`` fixture runs once per entry.
 BACKENDS: dict[str, dict] = {
     "thread": {"BACKEND": "django_tasks_local.ThreadPoolBackend"},
+    # forkserver, the default: the start methods differ only in how a worker
+    # starts, which tests/test_process_pool.py covers under all three.
+    "process": {
+        "BACKEND": "django_tasks_local.ProcessPoolBackend",
+        "OPTIONS": {"START_METHOD": "forkserver"},
+    },
 }
 
 

@@ -1,0 +1,671 @@
+"""Running jobs in worker processes, under one supervisor thread that knows what
+each child holds, contains crashes and enforces ``TIMEOUT``.
+
+::
+
+    enqueue() ─► scheduler ─► waker: a byte on the wake pipe
+                                   │
+    supervisor thread (parent) ◄───┘  selector: wake pipe, each child's pipe,
+       │                                        each child's exit sentinel
+       │ take_nowait() for a child with room; pickle each job; write the batch
+       ▼
+    child 1..MAX_WORKERS (own duplex pipe each; see ``child.py``)
+       │ "started at t" ─► reporter.started ─► RUNNING, task_started (parent)
+       │ outcome        ─► reporter.finished ─► SUCCESSFUL/FAILED, task_finished
+       ▼
+    sentinel ready (child died) ─► its running job FAILED (WorkerDied, or
+       TimeoutError if the supervisor ended it), jobs it held but had not started
+       requeued at the front, a new child started
+
+Why by hand, and not pebble or loky: pebble's ``ProcessPool`` feeds one shared
+channel from its own FIFO queue (so our scheduler could not decide what runs
+next), learns of crashes and timeouts by polling every 0.1 s, and gives no start
+time from the child; loky's reusable executor breaks every pending future when a
+worker dies (``TerminatedWorkerError``) and has no per-task time limit. Neither
+batches jobs while keeping per-task start reports. Here one thread waits on file
+descriptors only, so a report is handled within microseconds and nothing polls.
+
+Decisions:
+
+- The parent writes jobs to a chosen child, so it always knows which jobs a child
+  holds, in order; the child reports in that order, so no ids cross the pipe.
+  A dead child fails exactly the job it had started and gives back the rest.
+- Batching: when more jobs wait than there are workers, a child is handed
+  several at once (one message), up to about ``QUEUED_WORK_SECONDS`` of work
+  judged from recent task durations, and at most ``MAX_BATCH``. Each job still
+  reports its own start and end. Short tasks then cost one pipe message each;
+  long tasks go one at a time so no child queues work another could start now.
+  With ``TIMEOUT`` set a child holds one job at a time, so ending it never
+  disturbs queued jobs.
+- The parent's end of each pipe is non-blocking with its own framing (the same
+  as ``Connection.send_bytes``, which the child uses), so the supervisor never
+  blocks on a busy child and reads many reports with one system call.
+- All ``MAX_WORKERS`` children start together, in the thread of the first
+  enqueue: from Python 3.12 an ``atexit`` handler cannot fork, so the drain at
+  exit must find its workers already running. Replacements (after a crash, a
+  timeout or ``MAX_TASKS_PER_CHILD``) are started by the supervisor; if none can
+  be started during the exit drain (``fork`` at shutdown), jobs that can no
+  longer run fail with ``WorkerDied`` instead of hanging.
+- A child that dies before it said it was ready (a broken settings module, a
+  crash while importing a task) is a start-up failure: its first job gets a
+  strike and fails at the second, and only one child at a time is tried until
+  one starts, so a broken setup fails tasks instead of forking in a loop.
+- Under ``spawn`` and ``forkserver`` the child imports the main module again:
+  scripts must guard their entry point with ``if __name__ == "__main__":``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import selectors
+import signal
+import socket
+import struct
+import threading
+import time
+import weakref
+from collections import deque
+
+from ..exceptions import WorkerDied
+from ..execution import Outcome, failure
+from ..options import PoolOptions
+from ..scheduler import Scheduler
+from ..store import Record
+from . import Reporter
+from .child import PROTOCOL, ChildSetup, child_main
+
+logger = logging.getLogger("django_tasks_local")
+
+#: Seconds of (estimated) work a child may hold beyond the task it runs. Small,
+#: so a batch never holds back work another child could start now; large enough
+#: that no-op tasks travel in batches of dozens.
+QUEUED_WORK_SECONDS = 0.002
+#: Most jobs in one batch: bounds how far a batch can delay a later
+#: higher-priority job, and the size of one message.
+MAX_BATCH = 64
+#: Seconds children get to exit after being told to stop before they are killed.
+STOP_GRACE_SECONDS = 10.0
+#: Times a job may be held by a child that died before starting anything before
+#: the job is failed (it may be what kills the child).
+MAX_STARTUP_STRIKES = 2
+#: Bytes read from a child's pipe per system call.
+READ_CHUNK = 1 << 16
+
+_HEADER = struct.Struct("!i")
+_BIG_HEADER = struct.Struct("!Q")
+
+_live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
+
+
+def describe_exit(pid: int, exitcode: int | None) -> str:
+    """``died with signal SIGKILL (-9)`` or ``exited with code 3``, for messages."""
+    if exitcode is None:
+        return f"worker process {pid} died (exit status unknown)"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"worker process {pid} died with signal {name} ({exitcode})"
+    return f"worker process {pid} exited with code {exitcode}"
+
+
+class _Child:
+    """What the supervisor knows about one worker process."""
+
+    __slots__ = (
+        "conn",
+        "deadline",
+        "fd",
+        "held",
+        "inbox",
+        "outbox",
+        "pid",
+        "process",
+        "ready",
+        "replaced",
+        "running",
+        "sent",
+        "stopping",
+        "timed_out",
+        "worker_id",
+    )
+
+    def __init__(self, process, conn) -> None:
+        self.process = process
+        self.conn = conn
+        self.fd: int = conn.fileno()
+        self.pid: int = process.pid
+        self.worker_id = f"{socket.gethostname()}:{process.pid}:MainThread"
+        #: Jobs sent and not finished, in the order the child runs them.
+        self.held: deque[Record] = deque()
+        #: The first held job has reported its start.
+        self.running = False
+        #: Jobs ever sent (for MAX_TASKS_PER_CHILD).
+        self.sent = 0
+        self.ready = False
+        #: A successor was started (quota reached and all work done).
+        self.replaced = False
+        self.stopping = False
+        self.timed_out = False
+        #: time.monotonic() past which the running job has overrun TIMEOUT.
+        self.deadline: float | None = None
+        self.inbox = bytearray()
+        self.outbox = bytearray()
+
+
+class ProcessPool:
+    """``MAX_WORKERS`` worker processes and the thread that supervises them."""
+
+    def __init__(
+        self, name: str, options: PoolOptions, scheduler: Scheduler, reporter: Reporter
+    ) -> None:
+        self.name = name
+        self.size = options.max_workers
+        self.timeout = options.timeout
+        self.max_tasks = options.max_tasks_per_child
+        self.start_method = options.start_method or "spawn"
+        self.scheduler = scheduler
+        self.reporter = reporter
+        self._children: dict[int, _Child] = {}  # by pipe fd
+        self._numbers = iter(range(1, 1 << 62))
+        self._startup_failures = 0
+        self._strikes: dict[str, int] = {}
+        #: Mean task duration (seconds, moving average) for sizing batches.
+        self._mean_duration = 0.01
+        self._wake_pending = False
+        self._stop_requested = False
+        self._thread: threading.Thread | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r = self._wake_w = -1
+
+    # -- the Pool interface --
+
+    def start(self) -> None:
+        self._context = multiprocessing.get_context(self.start_method)
+        self._setup = ChildSetup.capture(self.start_method)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        _live_pools.add(self)
+        try:
+            for _ in range(self.size):
+                self._spawn()
+        except BaseException:
+            self._kill_all()
+            self._close_fds()
+            raise
+        self.scheduler.waker = self._wake
+        self._thread = threading.Thread(
+            target=self._supervise, name=f"{self.name}-supervisor", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop_requested = True
+        self._wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # -- waking the supervisor -----------------------------------------------------
+
+    def _wake(self) -> None:
+        """Called after every push: one byte per supervisor cycle, at most."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            # Full of wake-ups already, or closed at the very end: nothing to do.
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"\0")
+
+    # -- children ------------------------------------------------------------------
+
+    def _spawn(self) -> _Child:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=child_main,
+            args=(child_end, self._setup, self.max_tasks),
+            name=f"{self.name}-process-{next(self._numbers)}",
+        )
+        try:
+            process.start()
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        child = _Child(process, parent_end)
+        os.set_blocking(child.fd, False)
+        self._children[child.fd] = child
+        self._selector.register(child.fd, selectors.EVENT_READ, child)
+        self._selector.register(process.sentinel, selectors.EVENT_READ, child.pid)
+        return child
+
+    def _serving(self) -> list[_Child]:
+        return [c for c in self._children.values() if not c.replaced]
+
+    def _replenish(self) -> None:
+        """Keep ``size`` serving children, unless start-up keeps failing."""
+        if self._stop_requested or self.scheduler.stopped:
+            return
+        serving = self._serving()
+        if self._startup_failures:
+            # Try one child at a time, and only while work waits for it.
+            if any(not c.ready for c in serving) or not len(self.scheduler):
+                return
+            wanted = 1
+        else:
+            wanted = self.size - len(serving)
+        for _ in range(wanted):
+            try:
+                self._spawn()
+            except Exception as exc:  # noqa: BLE001 - e.g. fork at interpreter exit
+                if not self._serving():
+                    self._fail_waiting(exc)
+                else:
+                    logger.warning("Could not start a worker process: %s", exc)
+                return
+
+    def _fail_waiting(self, exc: Exception) -> None:
+        """No worker can run anything: fail the due jobs rather than hang."""
+        now = time.time()
+        count = 0
+        while (record := self.scheduler.take_nowait()) is not None:
+            error = WorkerDied(
+                f"No worker process could be started to run task "
+                f"{record.task.module_path} (id {record.id}): {exc}"
+            )
+            self._report_finished(record, failure(error, now, now), None)
+            count += 1
+        if count:
+            logger.error(
+                "Alias pool %s: no worker process could be started (%s); failed %d "
+                "task(s).",
+                self.name,
+                exc,
+                count,
+            )
+
+    # -- the supervisor loop -------------------------------------------------------
+
+    def _supervise(self) -> None:
+        selector = self._selector
+        grace_deadline: float | None = None
+        try:
+            while True:
+                timeout = self._next_timeout(grace_deadline)
+                for key, _ in selector.select(timeout):
+                    data = key.data
+                    if data is None:
+                        self._drain_wake_pipe()
+                    elif isinstance(data, _Child):
+                        if self._children.get(data.fd) is data:
+                            self._read(data)
+                    else:
+                        self._reap_by_pid(data)
+                self._enforce_timeouts()
+                if self._stop_requested and self.scheduler.stopped:
+                    if grace_deadline is None:
+                        grace_deadline = time.monotonic() + STOP_GRACE_SECONDS
+                    for child in self._children.values():
+                        if not child.held and not child.stopping:
+                            child.stopping = True
+                            self._write(child, pickle.dumps(None, PROTOCOL))
+                    if not self._children:
+                        return
+                    if time.monotonic() >= grace_deadline:
+                        self._kill_all()
+                        return
+                    self._flush_writes()
+                    continue
+                self._replenish()
+                self._dispatch()
+                self._flush_writes()
+        except BaseException:
+            logger.exception(
+                "The supervisor of %s failed; ending its workers", self.name
+            )
+            self._kill_all()
+            raise
+        finally:
+            self._close_fds()
+
+    def _next_timeout(self, grace_deadline: float | None) -> float | None:
+        deadlines = [c.deadline for c in self._children.values() if c.deadline]
+        if grace_deadline is not None:
+            deadlines.append(grace_deadline)
+        timeout = None
+        if deadlines:
+            timeout = max(0.0, min(deadlines) - time.monotonic())
+        if any(not c.held for c in self._children.values()):
+            due = self.scheduler.seconds_to_next_due()
+            if due is not None:
+                timeout = due if timeout is None else min(timeout, due)
+        return timeout
+
+    def _drain_wake_pipe(self) -> None:
+        # Read first, then clear: a wake-up that lands in between finds the flag
+        # still set and writes nothing, but what it announced is already queued,
+        # and this cycle's dispatch (which follows) takes it.
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+        self._wake_pending = False
+
+    # -- dispatch ------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        scheduler = self.scheduler
+        take = scheduler.take_nowait
+        candidates = [
+            c
+            for c in self._children.values()
+            if not c.replaced
+            and not c.stopping
+            and (self.max_tasks is None or c.sent < self.max_tasks)
+        ]
+        if not candidates:
+            return
+        # Idle children first, one job each: the lowest latency for a shallow queue.
+        idle = [c for c in candidates if not c.held]
+        for child in idle:
+            record = take()
+            if record is None:
+                return
+            self._send(child, [record])
+        if self.timeout is not None:
+            return  # one job per child at a time, so a kill disturbs no other job
+        backlog = len(scheduler)
+        if backlog < len(candidates):
+            return
+        limit = max(
+            1, min(MAX_BATCH, int(QUEUED_WORK_SECONDS / max(self._mean_duration, 1e-6)))
+        )
+        if limit == 1:
+            return
+        share = -(-backlog // len(candidates))
+        for child in candidates:
+            if len(child.held) > limit // 2:
+                continue
+            room = min(limit - len(child.held), share)
+            if self.max_tasks is not None:
+                room = min(room, self.max_tasks - child.sent)
+            batch = []
+            while len(batch) < room and (record := take()) is not None:
+                batch.append(record)
+            if batch:
+                self._send(child, batch)
+            if len(batch) < room:
+                return
+
+    def _send(self, child: _Child, records: list[Record]) -> None:
+        blobs = []
+        for record in records:
+            try:
+                blobs.append(pickle.dumps(record, PROTOCOL))
+            except Exception as exc:  # noqa: BLE001 - fails this job alone
+                self._fail_unpicklable(record, exc)
+                continue
+            child.held.append(record)
+        if not blobs:
+            return
+        child.sent += len(blobs)
+        self._write(child, pickle.dumps(blobs, PROTOCOL))
+
+    def _fail_unpicklable(self, record: Record, exc: Exception) -> None:
+        now = time.time()
+        try:
+            raise pickle.PicklingError(
+                f"Task {record.task.module_path} (id {record.id}) cannot be sent to "
+                f"a worker process: its arguments cannot be pickled "
+                f"({type(exc).__name__}: {exc}). Pass plain JSON data (str, int, "
+                "float, bool, None, list, dict), not subclasses of them."
+            ) from exc
+        except pickle.PicklingError as error:
+            self._report_finished(record, failure(error, now, now), None)
+
+    # -- pipe I/O (parent side, non-blocking) --
+
+    def _write(self, child: _Child, payload: bytes) -> None:
+        size = len(payload)
+        if size < 0x7FFFFFFF:
+            child.outbox += _HEADER.pack(size)
+        else:
+            child.outbox += _HEADER.pack(-1) + _BIG_HEADER.pack(size)
+        child.outbox += payload
+        self._flush(child)
+
+    def _flush(self, child: _Child) -> None:
+        outbox = child.outbox
+        try:
+            while outbox:
+                written = os.write(child.fd, outbox)
+                del outbox[:written]
+        except BlockingIOError:
+            pass
+        except OSError:
+            outbox.clear()  # the child is gone: its sentinel tells the rest
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if outbox else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.modify(child.fd, events, child)
+
+    def _flush_writes(self) -> None:
+        for child in list(self._children.values()):
+            if child.outbox:
+                self._flush(child)
+
+    def _read(self, child: _Child) -> bool:
+        """Read and handle what the child sent. False at end of file."""
+        inbox = child.inbox
+        open_ = True
+        try:
+            while True:
+                chunk = os.read(child.fd, READ_CHUNK)
+                if not chunk:
+                    open_ = False
+                    break
+                inbox += chunk
+                if len(chunk) < READ_CHUNK:
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:
+            open_ = False
+        if child.outbox:
+            self._flush(child)
+        finished = 0
+        view_start = 0
+        loads = pickle.loads
+        size_of = len(inbox)
+        while size_of - view_start >= 4:
+            (size,) = _HEADER.unpack_from(inbox, view_start)
+            header = 4
+            if size == -1:
+                if size_of - view_start < 12:
+                    break
+                (size,) = _BIG_HEADER.unpack_from(inbox, view_start + 4)
+                header = 12
+            end = view_start + header + size
+            if end > size_of:
+                break
+            message = loads(memoryview(inbox)[view_start + header : end])
+            view_start = end
+            finished += self._handle(child, message)
+        if view_start:
+            del inbox[:view_start]
+        if finished:
+            self.scheduler.done(finished)
+        if not open_:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(child.fd)
+        return open_
+
+    def _handle(self, child: _Child, message: tuple) -> int:
+        """Apply one report; return how many jobs it finished (0 or 1)."""
+        outcome, started_at = message
+        count = 0
+        if outcome is not None:
+            outcome = Outcome(*outcome)
+            record = child.held.popleft()
+            child.running = False
+            child.deadline = None
+            duration = outcome.finished_at - outcome.started_at
+            self._mean_duration += (duration - self._mean_duration) * 0.2
+            self.reporter.finished(record, outcome, child.worker_id)
+            count = 1
+            if (
+                self.max_tasks is not None
+                and child.sent >= self.max_tasks
+                and not child.held
+                and not child.replaced
+            ):
+                # Its last task is done: its successor may start now.
+                child.replaced = True
+        if started_at is not None:
+            record = child.held[0]
+            child.running = True
+            if self.timeout is not None:
+                late = max(0.0, time.time() - started_at)
+                child.deadline = time.monotonic() + self.timeout - late
+            self.reporter.started(record, started_at, child.worker_id)
+        elif outcome is None:
+            child.ready = True
+            self._startup_failures = 0
+        return count
+
+    def _report_finished(
+        self, record: Record, outcome: Outcome, worker_id: str | None
+    ) -> None:
+        try:
+            self.reporter.finished(record, outcome, worker_id)
+        finally:
+            self.scheduler.done()
+
+    # -- deaths and timeouts -------------------------------------------------------
+
+    def _enforce_timeouts(self) -> None:
+        if self.timeout is None:
+            return
+        now = time.monotonic()
+        for child in self._children.values():
+            if child.deadline is not None and now >= child.deadline:
+                child.deadline = None
+                child.timed_out = True
+                child.process.kill()
+
+    def _reap_by_pid(self, pid: int) -> None:
+        for child in self._children.values():
+            if child.pid == pid:
+                self._reap(child)
+                return
+
+    def _reap(self, child: _Child) -> None:
+        """The child exited: account for every job it held, replace it."""
+        self._read(child)  # its last reports are still in the pipe
+        child.process.join(STOP_GRACE_SECONDS)
+        exitcode = child.process.exitcode
+        del self._children[child.fd]
+        for fileobj in (child.fd, child.process.sentinel):
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(fileobj)
+        child.conn.close()
+        child.process.close()
+        held = child.held
+        now = time.time()
+        if held and child.running:
+            record = held.popleft()
+            if child.timed_out:
+                error: BaseException = TimeoutError(
+                    f"Task {record.task.module_path} (id {record.id}) ran longer than "
+                    f"TIMEOUT={self.timeout:g} seconds; its worker process "
+                    f"{child.pid} was ended."
+                )
+            else:
+                error = WorkerDied(
+                    f"{describe_exit(child.pid, exitcode)} while running task "
+                    f"{record.task.module_path} (id {record.id})."
+                )
+            started_at = record.started_at or now
+            self._report_finished(
+                record, failure(error, started_at, now), child.worker_id
+            )
+        if not child.ready:
+            self._startup_failures += 1
+            logger.error(
+                "Pool %s: %s before it was ready (see its output above).",
+                self.name,
+                describe_exit(child.pid, exitcode),
+            )
+            if held:
+                self._strike(held.popleft(), child, exitcode)
+        elif exitcode and not (child.stopping or child.replaced):
+            logger.warning(
+                "Pool %s: %s.", self.name, describe_exit(child.pid, exitcode)
+            )
+        for record in held:
+            self.scheduler.requeue(record, record.task.priority)
+
+    def _strike(self, record: Record, child: _Child, exitcode: int | None) -> None:
+        strikes = self._strikes.get(record.id, 0) + 1
+        if strikes < MAX_STARTUP_STRIKES:
+            self._strikes[record.id] = strikes
+            self.scheduler.requeue(record, record.task.priority)
+            return
+        self._strikes.pop(record.id, None)
+        now = time.time()
+        error = WorkerDied(
+            f"Task {record.task.module_path} (id {record.id}) could not be started: "
+            f"{strikes} worker processes died before running it; the last "
+            f"{describe_exit(child.pid, exitcode).removeprefix('worker process ')}."
+        )
+        self._report_finished(record, failure(error, now, now), child.worker_id)
+
+    # -- shutting down -------------------------------------------------------------
+
+    def _kill_all(self) -> None:
+        for child in list(self._children.values()):
+            if child.process.is_alive():
+                child.process.kill()
+        for child in list(self._children.values()):
+            self._reap(child)
+
+    def _close_fds(self) -> None:
+        self.scheduler.waker = None
+        _live_pools.discard(self)
+        selector, self._selector = self._selector, None
+        if selector is not None:
+            selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child of the parent: drop the parent's pipes, touch nothing."""
+        for child in self._children.values():
+            child.conn.close()
+        self._children = {}
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+
+def _after_fork_in_child() -> None:
+    # Pipes of the parent's workers must not stay open in a forked process: the
+    # workers would not see end of file when the parent goes away.
+    for pool in list(_live_pools):
+        pool._forget_after_fork()
+    _live_pools.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

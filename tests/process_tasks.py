@@ -1,0 +1,104 @@
+"""Task functions for the process-pool tests: they crash, hang, spin, report the
+process they ran in, or meet each other through files. Module-level, so a worker
+process imports them by path under every start method."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from django.tasks import task
+
+
+@task
+def pid():
+    return os.getpid()
+
+
+@task
+def echo(value):
+    return value
+
+
+@task
+def exit_with(code):
+    os._exit(code)
+
+
+@task
+def kill_self(signal_number):
+    os.kill(os.getpid(), signal_number)
+    threading.Event().wait()  # not reached: the signal ends the process
+
+
+@task
+def hang():
+    """Blocks for ever: only a TIMEOUT (or the end of its process) stops it."""
+    threading.Event().wait()
+
+
+@task
+def wait_for_fifo(path):
+    """Blocks until the test writes to the named pipe at ``path``."""
+    with open(path) as fifo:
+        return fifo.read()
+
+
+@task
+def rendezvous(mine, theirs, deadline):
+    """Spin (CPU-bound) until the other task's file appears; True if it did.
+
+    Both tasks can only return True if they run at the same time, in two
+    processes: run one after the other, the first would spin until ``deadline``.
+    """
+    Path(mine).write_text(str(os.getpid()))
+    spins = 0
+    give_up = time.monotonic() + deadline
+    while not os.path.exists(theirs):
+        spins += sum(i * i for i in range(1000)) & 1
+        if time.monotonic() > give_up:
+            return {"pid": os.getpid(), "met": False}
+    return {"pid": os.getpid(), "met": True}
+
+
+def _local_text(value):
+    class LocalText(str):
+        """A str subclass: JSON-valid, but (defined in a function) not picklable."""
+
+    return LocalText(value)
+
+
+@task
+def unpicklable_return():
+    return _local_text("made in the worker")
+
+
+@task
+def non_json_return():
+    return object()
+
+
+@task
+def write_note(text):
+    from tests.app.models import Note
+
+    Note.objects.create(text=text)
+    return Note.objects.count()
+
+
+@task
+def setting(name):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def local_text(value):
+    """A JSON-valid argument that cannot be pickled (its class is local)."""
+    return _local_text(value)
+
+
+SIGKILL = int(signal.SIGKILL)

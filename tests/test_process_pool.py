@@ -1,0 +1,310 @@
+"""ProcessPoolBackend on real worker processes: start methods, crashes, timeouts,
+recycling, pickling, the ORM, parallelism and clean shutdown.
+
+Only what differs by start method (start-up, Django setup, crashes, timeouts,
+recycling) runs under all three; the rest runs under the default, forkserver.
+Pools have two workers: every child costs a process start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
+import threading
+
+import pytest
+from django.tasks import TaskResultStatus, task_backends
+from django.tasks.signals import task_finished, task_started
+from django.test import override_settings
+
+from django_tasks_local import ProcessPoolBackend, WorkerDied, wait
+from django_tasks_local.execution import ReturnValueError
+from tests import process_tasks, tasks
+
+START_METHODS = ["fork", "forkserver", "spawn"]
+
+# Forking this multi-threaded test process is what START_METHOD="fork" asks for.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
+)
+ALIAS = "cpu"
+
+
+@contextlib.contextmanager
+def process_pool(start_method: str = "forkserver", **options):
+    """An alias that exists only through override_settings, on a process pool."""
+    config = {
+        "BACKEND": "django_tasks_local.ProcessPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 2, "START_METHOD": start_method, **options},
+    }
+    with override_settings(TASKS={"default": config, ALIAS: config}):
+        yield task_backends[ALIAS]
+
+
+def on(backend_alias: str, task):
+    return task.using(backend=backend_alias)
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request) -> str:
+    return request.param
+
+
+def worker_pid(result) -> int:
+    host, pid, thread = result.worker_ids[0].split(":")
+    assert host == socket.gethostname()
+    assert thread == "MainThread"
+    return int(pid)
+
+
+def assert_failed_with(result, exception_class, *fragments):
+    assert result.status == TaskResultStatus.FAILED
+    [error] = result.errors
+    assert error.exception_class is exception_class
+    for fragment in fragments:
+        assert fragment in error.traceback
+
+
+class SignalLog:
+    """task_started / task_finished as received: (id, status, pid, thread)."""
+
+    def __init__(self):
+        self.started: list[tuple] = []
+        self.finished: list[tuple] = []
+        self.started_events: dict[str, threading.Event] = {}
+
+    def _on_started(self, sender, task_result, **kwargs):
+        self.started.append(self._entry(task_result))
+        event = self.started_events.get(task_result.id)
+        if event is not None:
+            event.set()
+
+    def _on_finished(self, sender, task_result, **kwargs):
+        self.finished.append(self._entry(task_result))
+
+    @staticmethod
+    def _entry(task_result):
+        return (
+            task_result.id,
+            task_result.status,
+            os.getpid(),
+            threading.current_thread().name,
+        )
+
+    def __enter__(self):
+        task_started.connect(self._on_started)
+        task_finished.connect(self._on_finished)
+        return self
+
+    def __exit__(self, *exc):
+        task_started.disconnect(self._on_started)
+        task_finished.disconnect(self._on_finished)
+
+
+def test_runs_every_kind_of_task_in_worker_processes(start_method, tmp_path, deadline):
+    """Sync, async and takes_context tasks run in a child under each start method,
+    on an alias the child never heard of; RUNNING comes from the child's start
+    report; task_started and task_finished are sent once each, in this process."""
+    fifo = tmp_path / "release"
+    os.mkfifo(fifo)
+    with process_pool(start_method) as backend, SignalLog() as log:
+        assert isinstance(backend, ProcessPoolBackend)
+        blocked = on(ALIAS, process_tasks.wait_for_fifo).enqueue(str(fifo))
+        log.started_events[blocked.id] = started = threading.Event()
+        results = [
+            on(ALIAS, tasks.add).enqueue(2, 3),
+            on(ALIAS, tasks.async_add).enqueue(1, 2),
+            on(ALIAS, tasks.report_context).enqueue("ctx"),
+        ]
+        assert started.wait(deadline)
+        running = backend.get_result(blocked.id)
+        assert running.status == TaskResultStatus.RUNNING
+        assert running.started_at is not None
+        assert worker_pid(running) != os.getpid()
+        with open(fifo, "w") as release:
+            release.write("released")
+        for result in [blocked, *results]:
+            wait(result, timeout=deadline)
+
+    assert blocked.return_value == "released"
+    assert blocked.started_at == running.started_at
+    assert blocked.enqueued_at <= blocked.started_at <= blocked.finished_at
+    add, async_add, context = results
+    assert add.return_value == 5
+    assert async_add.return_value == {"sum": 3, "current_result_id": async_add.id}
+    assert context.return_value == {
+        "id": context.id,
+        "attempt": 1,
+        "status": TaskResultStatus.RUNNING,
+        "current_result_id": context.id,
+        "label": "ctx",
+    }
+    for result in [blocked, *results]:
+        assert result.status == TaskResultStatus.SUCCESSFUL
+        assert result.backend == ALIAS
+        assert worker_pid(result) != os.getpid()
+        assert result.attempts == 1
+    ids = sorted(r.id for r in [blocked, *results])
+    assert sorted(entry[0] for entry in log.started) == ids
+    assert sorted(entry[0] for entry in log.finished) == ids
+    for entry in log.started:
+        assert entry[1] == TaskResultStatus.RUNNING
+        assert entry[2] == os.getpid()
+    for entry in log.finished:
+        assert entry[1] == TaskResultStatus.SUCCESSFUL
+        assert entry[2] == os.getpid()
+
+
+def test_a_dead_worker_fails_only_its_own_task(start_method, deadline):
+    with process_pool(start_method) as backend:
+        exited = on(ALIAS, process_tasks.exit_with).enqueue(3)
+        killed = on(ALIAS, process_tasks.kill_self).enqueue(process_tasks.SIGKILL)
+        quick = [on(ALIAS, tasks.add).enqueue(i, i) for i in range(6)]
+        for result in [exited, killed, *quick]:
+            wait(result, timeout=deadline)
+        later = on(ALIAS, tasks.add).enqueue(20, 22)
+        wait(later, timeout=deadline)
+        assert backend.join(deadline)
+        assert backend.runtime.store.counts()["active"] == 0
+
+    assert_failed_with(
+        exited,
+        WorkerDied,
+        f"exited with code 3 while running task {exited.task.module_path}",
+    )
+    assert_failed_with(
+        killed, WorkerDied, f"died with signal SIGKILL (-{int(signal.SIGKILL)})"
+    )
+    for result in (exited, killed):
+        assert result.started_at is not None
+        assert result.finished_at >= result.started_at
+    assert [r.return_value for r in quick] == [i + i for i in range(6)]
+    assert later.return_value == 42
+
+
+def test_timeout_ends_only_the_slow_task(start_method, deadline):
+    with process_pool(start_method, TIMEOUT=1) as backend:
+        slow = on(ALIAS, process_tasks.hang).enqueue()
+        quick = [on(ALIAS, tasks.add).enqueue(i, 1) for i in range(4)]
+        for result in [slow, *quick]:
+            wait(result, timeout=deadline)
+        later = on(ALIAS, tasks.add).enqueue(1, 1)
+        wait(later, timeout=deadline)
+        assert backend.join(deadline)
+
+    assert_failed_with(slow, TimeoutError, "ran longer than TIMEOUT=1 seconds")
+    assert [r.return_value for r in quick] == [1, 2, 3, 4]
+    assert later.return_value == 2
+
+
+def test_max_tasks_per_child_replaces_workers_without_losing_tasks(
+    start_method, deadline
+):
+    with process_pool(start_method, MAX_TASKS_PER_CHILD=1):
+        results = [on(ALIAS, process_tasks.pid).enqueue() for _ in range(3)]
+        for result in results:
+            wait(result, timeout=deadline)
+
+    pids = [r.return_value for r in results]
+    assert all(r.status == TaskResultStatus.SUCCESSFUL for r in results)
+    assert len(set(pids)) == 3
+    assert pids == [worker_pid(r) for r in results]
+    assert os.getpid() not in pids
+
+
+def test_return_values_that_cannot_cross_fail_only_their_task(deadline):
+    with process_pool(MAX_WORKERS=1):
+        before = on(ALIAS, process_tasks.pid).enqueue()
+        unpicklable = on(ALIAS, process_tasks.unpicklable_return).enqueue()
+        not_json = on(ALIAS, process_tasks.non_json_return).enqueue()
+        after = on(ALIAS, process_tasks.pid).enqueue()
+        for result in (before, unpicklable, not_json, after):
+            wait(result, timeout=deadline)
+
+    assert_failed_with(
+        unpicklable,
+        ReturnValueError,
+        "returned a value that cannot be pickled",
+        "LocalText",
+    )
+    assert_failed_with(not_json, ReturnValueError, "not JSON-serialisable", "object")
+    # The worker survived both: the same process ran the task after them.
+    assert before.return_value == after.return_value == worker_pid(unpicklable)
+
+
+def test_an_argument_that_cannot_be_pickled_fails_only_its_task(deadline):
+    """JSON-valid is not always picklable: a str subclass defined in a function
+    passes Django's JSON check but cannot cross to a worker."""
+    with process_pool():
+        bad = on(ALIAS, process_tasks.echo).enqueue(process_tasks.local_text("x"))
+        good = on(ALIAS, process_tasks.echo).enqueue("fine")
+        for result in (bad, good):
+            wait(result, timeout=deadline)
+
+    assert_failed_with(
+        bad, pickle.PicklingError, "its arguments cannot be pickled", "LocalText"
+    )
+    assert good.return_value == "fine"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_tasks_use_the_orm_on_the_same_database(method, deadline):
+    from tests.app.models import Note
+
+    Note.objects.create(text="written by the parent")  # the parent's connection
+    with process_pool(method):
+        result = on(ALIAS, process_tasks.write_note).enqueue("written by a worker")
+        wait(result, timeout=deadline)
+
+    assert result.return_value == 2
+    # The parent's own connection still works (a forked child never closed it).
+    assert sorted(Note.objects.values_list("text", flat=True)) == [
+        "written by a worker",
+        "written by the parent",
+    ]
+
+
+def test_cpu_bound_tasks_run_in_parallel(tmp_path, deadline):
+    """Each task spins until the other's file exists: both finish only if both
+    run at once, on two workers."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    with process_pool():
+        results = [
+            on(ALIAS, process_tasks.rendezvous).enqueue(
+                str(first), str(second), deadline
+            ),
+            on(ALIAS, process_tasks.rendezvous).enqueue(
+                str(second), str(first), deadline
+            ),
+        ]
+        for result in results:
+            wait(result, timeout=deadline * 2)
+
+    assert [r.return_value["met"] for r in results] == [True, True]
+    pids = {r.return_value["pid"] for r in results}
+    assert len(pids) == 2
+    assert pids == {worker_pid(r) for r in results}
+
+
+def test_close_leaves_no_orphan_or_zombie(deadline):
+    with process_pool() as backend:
+        result = on(ALIAS, tasks.add).enqueue(1, 2)
+        wait(result, timeout=deadline)
+        children = multiprocessing.active_children()
+        assert len(children) == 2
+        pids = [child.pid for child in children]
+        backend.close()
+        assert multiprocessing.active_children() == []
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # a zombie would still answer
+        assert backend.get_result(result.id).return_value == 3
+        again = on(ALIAS, tasks.add).enqueue(2, 2)
+        wait(again, timeout=deadline)
+        assert again.return_value == 4
+        assert worker_pid(again) not in pids
