@@ -172,6 +172,11 @@ class Scheduler:
         if waker is not None:
             waker()
 
+    def ready_count(self) -> int:
+        """How many jobs may run now (deferred ones not yet due aside). A snapshot
+        read without the lock, for pools that size batches by the backlog."""
+        return len(self._ready)
+
     def seconds_to_next_due(self) -> float | None:
         """Seconds until the earliest deferred job is due (0 if one is), or None."""
         with self._lock:
