@@ -179,6 +179,10 @@ class ProcessPool:
         self._mean_duration = 0.01
         self._wake_pending = False
         self._stop_requested = False
+        #: time.monotonic() past which children told to stop are killed.
+        self._grace_deadline: float | None = None
+        #: The error that broke the supervisor, if one did (see ``_cycle``).
+        self._broken: Exception | None = None
         self._thread: threading.Thread | None = None
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
@@ -257,7 +261,7 @@ class ProcessPool:
         serving = self._serving()
         if self._startup_failures:
             # Try one child at a time, and only while work waits for it.
-            if any(not c.ready for c in serving) or not len(self.scheduler):
+            if any(not c.ready for c in serving) or not self.scheduler.ready_count():
                 return
             wanted = 1
         else:
@@ -267,79 +271,106 @@ class ProcessPool:
                 self._spawn()
             except Exception as exc:  # noqa: BLE001 - e.g. fork at interpreter exit
                 if not self._serving():
-                    self._fail_waiting(exc)
+                    self._fail_waiting(f"no worker process could be started ({exc})")
                 else:
                     logger.warning("Could not start a worker process: %s", exc)
                 return
 
-    def _fail_waiting(self, exc: Exception) -> None:
+    def _fail_waiting(self, reason: str) -> None:
         """No worker can run anything: fail the due jobs rather than hang."""
         now = time.time()
         count = 0
         while (record := self.scheduler.take_nowait()) is not None:
             error = WorkerDied(
-                f"No worker process could be started to run task "
-                f"{record.task.module_path} (id {record.id}): {exc}"
+                f"Task {record.task.module_path} (id {record.id}) cannot run: {reason}."
             )
             self._report_finished(record, failure(error, now, now), None)
             count += 1
         if count:
-            logger.error(
-                "Alias pool %s: no worker process could be started (%s); failed %d "
-                "task(s).",
-                self.name,
-                exc,
-                count,
-            )
+            logger.error("Pool %s: %s; failed %d task(s).", self.name, reason, count)
 
     # -- the supervisor loop -------------------------------------------------------
 
     def _supervise(self) -> None:
-        selector = self._selector
-        grace_deadline: float | None = None
         try:
-            while True:
-                timeout = self._next_timeout(grace_deadline)
-                for key, _ in selector.select(timeout):
-                    data = key.data
-                    if data is None:
-                        self._drain_wake_pipe()
-                    elif isinstance(data, _Child):
-                        if self._children.get(data.fd) is data:
-                            self._read(data)
-                    else:
-                        self._reap_by_pid(data)
-                self._enforce_timeouts()
-                if self._stop_requested and self.scheduler.stopped:
-                    if grace_deadline is None:
-                        grace_deadline = time.monotonic() + STOP_GRACE_SECONDS
-                    for child in self._children.values():
-                        if not child.held and not child.stopping:
-                            child.stopping = True
-                            self._write(child, pickle.dumps(None, PROTOCOL))
-                    if not self._children:
-                        return
-                    if time.monotonic() >= grace_deadline:
-                        self._kill_all()
-                        return
-                    self._flush_writes()
-                    continue
-                self._replenish()
-                self._dispatch()
-                self._flush_writes()
-        except BaseException:
+            while not self._cycle():
+                pass
+        finally:
+            self._kill_all()  # nothing is left by then, unless it failed
+            self._close_fds()
+
+    def _cycle(self) -> bool:
+        """Wait for something to happen and handle it; True when the pool is done.
+
+        An unexpected error here is a bug: rather than leave tasks waiting for a
+        supervisor that no longer works, the pool ends its workers (their tasks
+        fail with ``WorkerDied``) and from then on fails every job it is given.
+        """
+        try:
+            if self._broken is not None:
+                return self._broken_cycle()
+            timeout = self._next_timeout()
+            for key, _ in self._selector.select(timeout):
+                data = key.data
+                if data is None:
+                    self._drain_wake_pipe()
+                elif isinstance(data, _Child):
+                    if self._children.get(data.fd) is data:
+                        self._read(data)
+                else:
+                    self._reap_by_pid(data)
+            self._enforce_timeouts()
+            if self._stop_requested and self.scheduler.stopped:
+                return self._stop_cycle()
+            self._replenish()
+            self._dispatch()
+            self._flush_writes()
+            return False
+        except Exception as exc:
+            if self._broken is not None:
+                raise
             logger.exception(
                 "The supervisor of %s failed; ending its workers", self.name
             )
+            self._broken = exc
             self._kill_all()
-            raise
-        finally:
-            self._close_fds()
+            return False
 
-    def _next_timeout(self, grace_deadline: float | None) -> float | None:
+    def _broken_cycle(self) -> bool:
+        self._selector.select(None if not self._stop_requested else 0)
+        self._drain_wake_pipe()
+        if self._stop_requested and self.scheduler.stopped:
+            return True
+        self._fail_waiting(f"the pool's supervisor failed: {self._broken!r}")
+        return False
+
+    def _stop_cycle(self) -> bool:
+        """The scheduler stopped: tell idle children to exit, kill stragglers."""
+        if self._grace_deadline is None:
+            self._grace_deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in self._children.values():
+            if not child.held and not child.stopping:
+                child.stopping = True
+                self._write(child, pickle.dumps(None, PROTOCOL))
+        if not self._children:
+            return True
+        if time.monotonic() >= self._grace_deadline:
+            for child in self._children.values():
+                logger.warning(
+                    "Pool %s: worker process %s did not exit within %g seconds of "
+                    "being told to stop; killing it.",
+                    self.name,
+                    child.pid,
+                    STOP_GRACE_SECONDS,
+                )
+            return True
+        self._flush_writes()
+        return False
+
+    def _next_timeout(self) -> float | None:
         deadlines = [c.deadline for c in self._children.values() if c.deadline]
-        if grace_deadline is not None:
-            deadlines.append(grace_deadline)
+        if self._grace_deadline is not None:
+            deadlines.append(self._grace_deadline)
         timeout = None
         if deadlines:
             timeout = max(0.0, min(deadlines) - time.monotonic())
@@ -381,7 +412,7 @@ class ProcessPool:
             self._send(child, [record])
         if self.timeout is not None:
             return  # one job per child at a time, so a kill disturbs no other job
-        backlog = len(scheduler)
+        backlog = scheduler.ready_count()
         if backlog < len(candidates):
             return
         limit = max(
