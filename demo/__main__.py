@@ -23,6 +23,16 @@ def configure(cache_dir: str) -> None:
                 "BACKEND": "django_tasks_local.ThreadPoolBackend",
                 "OPTIONS": {"MAX_WORKERS": 4},
             },
+            # CPU-bound work in worker processes, one per core here.
+            "cpu": {
+                "BACKEND": "django_tasks_local.ProcessPoolBackend",
+                "OPTIONS": {"MAX_WORKERS": 2},
+            },
+            # Tasks that must not run for long: a worker past TIMEOUT is ended.
+            "limited": {
+                "BACKEND": "django_tasks_local.ProcessPoolBackend",
+                "OPTIONS": {"MAX_WORKERS": 1, "TIMEOUT": 1.5},
+            },
             # A single worker, so that priority decides what runs next.
             "serial": {
                 "BACKEND": "django_tasks_local.ThreadPoolBackend",
@@ -37,12 +47,15 @@ def configure(cache_dir: str) -> None:
                 "LOCATION": cache_dir,
             }
         },
-        # The board shows every failure with its error; Django's own log line for
-        # each failed task would only repeat it.
+        # The board shows every failure with its error; the log lines for failed
+        # tasks and lost workers would only repeat it (and break the live board).
         LOGGING={
             "version": 1,
             "disable_existing_loggers": False,
-            "loggers": {"django.tasks": {"level": "CRITICAL"}},
+            "loggers": {
+                "django.tasks": {"level": "CRITICAL"},
+                "django_tasks_local": {"level": "CRITICAL"},
+            },
         },
     )
     django.setup()

@@ -3,6 +3,9 @@ the alias (set up in ``demo.__main__``) whose pool runs it."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 import time
 
 from django.tasks import task
@@ -39,3 +42,29 @@ def step(label: str, seconds: float) -> str:
     """One worker runs these one at a time, so the order they run in shows."""
     time.sleep(seconds)
     return label
+
+
+@task(backend="cpu")
+def count_primes(limit: int) -> int:
+    """CPU-bound: pure Python arithmetic, so threads would take turns on the GIL;
+    worker processes run side by side on separate cores."""
+    found = 0
+    chunk = limit // STEPS
+    for done in range(1, STEPS + 1):
+        for n in range(max(2, (done - 1) * chunk), done * chunk):
+            found += all(n % d for d in range(2, math.isqrt(n) + 1))
+        progress.report(done, STEPS)
+    return found
+
+
+@task(backend="cpu")
+def crash() -> None:
+    """Kills its own worker process, as the OOM killer would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task(backend="limited")
+def hang() -> None:
+    """Never finishes on its own (a deadlock, a hung connection): the alias's
+    ``TIMEOUT`` ends its worker process."""
+    time.sleep(3600)

@@ -20,6 +20,10 @@ from . import tasks
 from .board import BOLD, DEADLINE, RESET, Board, Feed, Row, outcome
 
 
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class Tour:
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
@@ -44,6 +48,7 @@ class Tour:
         try:
             self.side_by_side()
             self.priorities()
+            self.faults()
             self.summary()
         finally:
             for alias in settings.TASKS:
@@ -77,9 +82,9 @@ class Tour:
     def side_by_side(self) -> None:
         self.heading(
             1,
-            "I/O-bound tasks on threads",
-            "enqueue() returns at once; status moves READY -> RUNNING -> "
-            "SUCCESSFUL/FAILED.",
+            "I/O on threads and CPU on processes, side by side",
+            "enqueue() returns at once; each status moves READY -> RUNNING -> "
+            "SUCCESSFUL or FAILED.",
         )
         rows = [
             Row(f"fetch {path}", tasks.fetch.enqueue(path, seconds))
@@ -91,6 +96,10 @@ class Tour:
                 ("/podcast", 1.4),
             )
         ]
+        rows += [
+            Row(f"count_primes {limit:,}", tasks.count_primes.enqueue(limit))
+            for limit in (150_000, 200_000, 100_000)
+        ]
         due = timezone.now() + timedelta(seconds=2)
         rows.append(
             Row(
@@ -101,7 +110,7 @@ class Tour:
         rows.append(Row("charge_card", tasks.charge_card.enqueue(42)))
         self.board.follow(rows)
         self.everything += rows
-        reminder = rows[-2].result
+        reminder = next(r.result for r in rows if r.label.startswith("send_reminder"))
         late = (reminder.started_at - due).total_seconds()
         self.say(
             f"   The reminder was due at +{due.timestamp() - self.began:.2f}s "
@@ -134,6 +143,27 @@ class Tour:
             "   Ran in this order: " + ", ".join(r.result.return_value for r in order)
         )
 
+    def faults(self) -> None:
+        self.heading(
+            3,
+            "Crashes and timeouts are contained",
+            "A worker process is killed (SIGKILL) and another hangs past TIMEOUT: "
+            "each fails\n   only its own task; the pools replace the workers and "
+            "serve the rest.",
+        )
+        rows = [
+            Row("count_primes 120,000", tasks.count_primes.enqueue(120_000)),
+            Row("crash", tasks.crash.enqueue()),
+            Row("count_primes 80,000", tasks.count_primes.enqueue(80_000)),
+            Row("hang (TIMEOUT 1.5 s)", tasks.hang.enqueue()),
+            Row(
+                "count_primes 50,000",
+                tasks.count_primes.using(backend="limited").enqueue(50_000),
+            ),
+        ]
+        self.board.follow(rows)
+        self.everything += rows
+
     def summary(self) -> None:
         self.say()
         self.say("Summary", True)
@@ -154,7 +184,7 @@ class Tour:
                 ran = f"{(result.finished_at - result.started_at).total_seconds():.2f}s"
             self.say(
                 f"  {row.label:<24} {result.backend:<8} {result.status:<10} "
-                f"{queued:>7} {ran:>7}  {outcome(result)}"
+                f"{queued:>7} {ran:>7}  {shorten(outcome(result), 60)}"
             )
         self.say()
         self.say(f"Done in {time.time() - self.began:.1f} s. Read README.md next.")

@@ -33,14 +33,26 @@ def test_demo_runs_the_whole_tour_and_exits_0(deadline):
         pattern = rf"^  \[ *[\d.]+s\] {re.escape(label)} +\S+ +(\w+)"
         return re.findall(pattern, out, flags=re.MULTILINE)
 
-    for label in ("fetch /news", "send_reminder (in 2 s)", "step urgent"):
+    for label in (
+        "fetch /news",
+        "count_primes 200,000",
+        "send_reminder (in 2 s)",
+        "step urgent",
+        "count_primes 80,000",  # on the pool that lost a worker
+        "count_primes 50,000",  # on the pool whose worker timed out
+    ):
         assert changes(label) == ["READY", "RUNNING", "SUCCESSFUL"], label
-    assert changes("charge_card") == ["READY", "RUNNING", "FAILED"]
+    for label in ("charge_card", "crash", "hang (TIMEOUT 1.5 s)"):
+        assert changes(label) == ["READY", "RUNNING", "FAILED"], label
     assert "ValueError: card declined for 42 EUR" in out
+    assert re.search(r"crash +cpu +FAILED +WorkerDied: .*SIGKILL", out)
+    assert re.search(r"hang \(TIMEOUT 1.5 s\) +limited +FAILED +TimeoutError", out)
+    assert re.search(r"count_primes 200,000 +cpu +SUCCESSFUL 17984", out)
     assert "Ran in this order: urgent, high, normal, normal again, low" in out
     assert re.search(r"reminder was due at \+[\d.]+s and started \d+ ms after", out)
 
     summary = out[out.index("\nSummary\n") :]
     assert re.search(r"task +backend +status +queued +ran +result", summary)
     assert re.search(r"charge_card +default +FAILED .* ValueError", summary)
+    assert re.search(r"crash +cpu +FAILED .* WorkerDied", summary)
     assert re.search(r"fetch /prices +default +SUCCESSFUL .*'fetched /prices'", summary)

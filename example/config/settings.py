@@ -38,6 +38,12 @@ TASKS = {
         "BACKEND": "django_tasks_local.ThreadPoolBackend",
         "OPTIONS": {"MAX_WORKERS": 4, "MAX_RESULTS": 500},
     },
+    # CPU-bound work: worker processes, so it runs in parallel with the web
+    # process instead of taking turns on its GIL. TIMEOUT ends runaway tasks.
+    "cpu": {
+        "BACKEND": "django_tasks_local.ProcessPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 2, "TIMEOUT": 120},
+    },
 }
 
 # Progress reports travel through the cache. A file cache is one every process on

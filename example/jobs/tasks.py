@@ -7,6 +7,7 @@ thread pool; CPU-bound ones go to the ``cpu`` process pool with
 
 from __future__ import annotations
 
+import math
 import time
 
 from django.core.mail import send_mail
@@ -34,3 +35,17 @@ def build_report(rows: int, seconds_per_row: float) -> dict[str, int]:
         time.sleep(seconds_per_row)
         progress.report(done, rows)
     return {"rows": rows}
+
+
+@task(backend="cpu")
+def count_primes(limit: int) -> int:
+    """CPU-bound, on the ``cpu`` process pool: counts the primes below ``limit``
+    in ten slices, reporting progress after each (from the worker process,
+    through the file cache)."""
+    slices = 10
+    found = 0
+    for done in range(1, slices + 1):
+        for n in range(max(2, limit * (done - 1) // slices), limit * done // slices):
+            found += all(n % d for d in range(2, math.isqrt(n) + 1))
+        progress.report(done, slices)
+    return found

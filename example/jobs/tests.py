@@ -8,6 +8,7 @@ for real on the configured pools; the tests wait for them with
 from __future__ import annotations
 
 import datetime
+import os
 
 from django.core import mail
 from django.tasks import task_backends
@@ -26,7 +27,7 @@ class TaskViewsTests(SimpleTestCase):
     @classmethod
     def tearDownClass(cls):
         # Stop the pools this class started, so nothing outlives the tests.
-        for alias in ("default",):
+        for alias in ("default", "cpu"):
             task_backends[alias].close()
         super().tearDownClass()
 
@@ -74,6 +75,28 @@ class TaskViewsTests(SimpleTestCase):
         self.assertContains(finished_page, "SUCCESSFUL")
         self.assertNotContains(finished_page, '<script id="poll"')
 
+    def test_primes_run_in_a_worker_process_and_report_progress(self):
+        response = self.client.post("/tasks/primes/", {"limit": "10000"})
+        self.assertEqual(response.status_code, 303)
+        self.assertTrue(response["Location"].startswith("/tasks/cpu/"))
+        page = self.client.get(response["Location"])
+        status_url = page.context["task"]["status_url"]
+
+        status = self.client.get(status_url, {"wait": DEADLINE}).json()
+
+        self.assertEqual(status["status"], "SUCCESSFUL")
+        self.assertEqual(status["result"], 1229)
+        # Written by the worker process, read here: the file cache is shared.
+        self.assertEqual(status["progress"], {"done": 10, "total": 10})
+        worker_pid = int(status["worker"].split(":")[1])
+        self.assertNotEqual(worker_pid, os.getpid())
+
+    def test_primes_refuse_a_bad_limit(self):
+        for limit in ("", "5", "ten"):
+            with self.subTest(limit=limit):
+                response = self.client.post("/tasks/primes/", {"limit": limit})
+                self.assertEqual(response.status_code, 400)
+
     def test_report_refuses_a_bad_row_count(self):
         for rows in ("", "0", "101", "ten"):
             with self.subTest(rows=rows):
@@ -116,3 +139,4 @@ class TaskViewsTests(SimpleTestCase):
         page = self.client.get("/")
         self.assertContains(page, 'action="/tasks/report/"')
         self.assertContains(page, 'action="/tasks/welcome-email/"')
+        self.assertContains(page, 'action="/tasks/primes/"')

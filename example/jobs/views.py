@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tasks_local import wait
 
 from . import progress
-from .tasks import build_report, send_welcome_email
+from .tasks import build_report, count_primes, send_welcome_email
 
 #: The longest a status request may block with ``?wait=`` (seconds). It holds a
 #: server thread that long, so keep it short.
@@ -65,6 +65,21 @@ def start_report(request: HttpRequest) -> HttpResponse:
     result = build_report.enqueue(rows=rows, seconds_per_row=0.2)
     response = HttpResponseRedirect(_status_page(result))
     response.status_code = 303  # See Other: follow with a GET
+    return response
+
+
+@require_POST
+def start_primes(request: HttpRequest) -> HttpResponse:
+    """Form style, on the process pool: ``count_primes`` names ``backend="cpu"``."""
+    try:
+        limit = int(request.POST.get("limit", ""))
+    except ValueError:
+        limit = 0
+    if not 10 <= limit <= 5_000_000:
+        return HttpResponse("limit: a whole number from 10 to 5000000", status=400)
+    result = count_primes.enqueue(limit)
+    response = HttpResponseRedirect(_status_page(result))
+    response.status_code = 303
     return response
 
 
