@@ -137,7 +137,12 @@ class Board:
     def _line(self, row: Row, result: TaskResult) -> str:
         status = result.status
         if status == "RUNNING":
-            detail = self._bar(progress.read(result.id))
+            report = progress.read(result.id)
+            if report is not None:
+                detail = self._bar(report)
+            else:  # no progress reported: show how long it has been running
+                started = result.started_at.timestamp()
+                detail = f"running for {time.time() - started:.1f}s"
         elif result.is_finished:
             detail = outcome(result)
         else:
@@ -148,9 +153,7 @@ class Board:
         return f"{head}{colour}{status:<10}{RESET} {detail[:room]}"
 
     @staticmethod
-    def _bar(report: tuple[int, int] | None, size: int = 20) -> str:
-        if report is None:
-            return ""
+    def _bar(report: tuple[int, int], size: int = 20) -> str:
         done, total = report
         filled = round(size * done / total)
         return f"{'█' * filled}{'░' * (size - filled)} {100 * done // total:3d}%"
