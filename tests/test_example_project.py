@@ -50,7 +50,8 @@ def _free_port() -> int:
 
 def test_runserver_runs_tasks_in_the_reloaders_child(tmp_path, deadline):
     """With the autoreloader, the parent only watches files; the child serves
-    requests, so the pools start there, on the first enqueue."""
+    requests, so the pools start there, on the first enqueue: threads in the
+    child, and worker processes that the child starts."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
@@ -95,8 +96,24 @@ def test_runserver_runs_tasks_in_the_reloaders_child(tmp_path, deadline):
         )
 
         assert status["status"] == "SUCCESSFUL", status
+        child_pid = int(status["worker"].split(":")[1])
+        assert child_pid != server.pid  # ran in the child, not the reloader
+
+        # A CPU-bound task: a worker process started by the child.
+        page = opener.open(
+            urllib.request.Request(
+                f"{base}/tasks/primes/",
+                data=b"limit=1000",
+                headers={"X-CSRFToken": token},
+            ),
+            timeout=deadline,
+        )  # the 303 is followed to the status page
+        status_url = page.url.rstrip("/") + f".json?wait={deadline}"
+        status = json.load(opener.open(status_url, timeout=deadline))
+
+        assert (status["status"], status["result"]) == ("SUCCESSFUL", 168), status
         worker_pid = int(status["worker"].split(":")[1])
-        assert worker_pid != server.pid  # ran in the child, not the reloader
+        assert worker_pid not in (server.pid, child_pid)
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
