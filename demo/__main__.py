@@ -7,6 +7,7 @@ spawn import modules again, so all the work stays under the ``__main__`` guard.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 
@@ -66,7 +67,10 @@ def main() -> int:
         configure(cache_dir)
         from demo.tour import Tour
 
-        return Tour(sys.stdout, live=sys.stdout.isatty()).run()
+        # Redraw in place only on a real terminal; a pipe or a CI log gets one
+        # line per change.
+        live = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+        return Tour(sys.stdout, live=live).run()
 
 
 if __name__ == "__main__":
