@@ -16,6 +16,7 @@ pools alike, so the board needs nothing else to see every change.
 from __future__ import annotations
 
 import queue
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ class Feed:
         task_finished.disconnect(self._receive)
 
 
+#: A result id quoted in an error message: the board shows the task already.
+QUOTED_ID = re.compile(r" ?\(id [0-9a-f-]{36}\)")
+
+
 def outcome(result: TaskResult) -> str:
     """The return value, or the error as ``Class: message``."""
     if result.status == "SUCCESSFUL":
@@ -73,6 +78,7 @@ def outcome(result: TaskResult) -> str:
         name = error.exception_class_path.rsplit(".", 1)[-1]
         last = error.traceback.strip().splitlines()[-1]
         message = last.split(": ", 1)[1] if ": " in last else ""
+        message = QUOTED_ID.sub("", message)
         return f"{name}: {message}" if message else name
     return ""
 
@@ -85,7 +91,8 @@ class Board:
         self.live = live
         self.feed = feed
         self.began = began
-        self.width = shutil.get_terminal_size((100, 24)).columns if live else 100
+        #: Columns to fit a line in: the terminal's, or a wide log's.
+        self.width = shutil.get_terminal_size((100, 24)).columns if live else 160
 
     def follow(self, rows: list[Row]) -> None:
         states = {row.result.id: row.result for row in rows}

@@ -184,7 +184,8 @@ class Tour:
                 ran = f"{(result.finished_at - result.started_at).total_seconds():.2f}s"
             self.say(
                 f"  {row.label:<24} {result.backend:<8} {result.status:<10} "
-                f"{queued:>7} {ran:>7}  {shorten(outcome(result), 60)}"
+                f"{queued:>7} {ran:>7}  "
+                f"{shorten(outcome(result), self.board.width - 67)}"
             )
         self.say()
         self.say(f"Done in {time.time() - self.began:.1f} s. Read README.md next.")
