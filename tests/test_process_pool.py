@@ -308,3 +308,43 @@ def test_close_leaves_no_orphan_or_zombie(deadline):
         wait(again, timeout=deadline)
         assert again.return_value == 4
         assert worker_pid(again) not in pids
+
+
+def test_jobs_held_by_a_dead_worker_are_given_back(caplog, deadline):
+    """One worker, short tasks: jobs travel in batches, so when the worker dies
+    it holds jobs it had not started. They run on its replacement."""
+    caplog.set_level("INFO", logger="django_tasks_local")
+    with process_pool(MAX_WORKERS=1):
+        warm_up = [on(ALIAS, tasks.add).enqueue(i, 0) for i in range(40)]
+        for result in warm_up:
+            wait(result, timeout=deadline)
+        crash = on(ALIAS, process_tasks.exit_with).enqueue(5)
+        after = [on(ALIAS, process_tasks.pid).enqueue() for _ in range(20)]
+        for result in [crash, *after]:
+            wait(result, timeout=deadline)
+
+    assert_failed_with(crash, WorkerDied, "exited with code 5")
+    assert all(r.status == TaskResultStatus.SUCCESSFUL for r in after)
+    assert worker_pid(crash) not in {r.return_value for r in after}
+    assert "gave back" in caplog.text
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_task_whose_loading_kills_workers_fails_and_the_pool_survives(
+    method, deadline
+):
+    from tests import crash_on_load
+
+    with process_pool(method):
+        doomed = on(ALIAS, crash_on_load.never_runs).enqueue()
+        wait(doomed, timeout=deadline)
+        later = on(ALIAS, tasks.add).enqueue(3, 4)
+        wait(later, timeout=deadline)
+
+    assert_failed_with(
+        doomed,
+        WorkerDied,
+        "could not be started: 2 worker processes died before running it",
+        "exited with code 7",
+    )
+    assert later.return_value == 7

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -72,6 +74,58 @@ SCRIPT_TASKS = textwrap.dedent(
     @task(backend="cpu")
     def touch(path):
         Path(path).write_text(str(os.getpid()))
+
+
+    @task(backend="cpu")
+    def crash(code):
+        os._exit(code)
+    """
+)
+
+#: Sets up like SCRIPT, with one worker; then what ``sys.argv[2]`` says.
+SCENARIO_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import multiprocessing
+    import os
+    import signal
+    import sys
+
+
+    def main():
+        from django.conf import settings
+
+        start_method, scenario, path = sys.argv[1:4]
+        settings.configure(
+            INSTALLED_APPS=[],
+            TASKS={
+                "cpu": {
+                    "BACKEND": "django_tasks_local.ProcessPoolBackend",
+                    "OPTIONS": {"MAX_WORKERS": 2, "START_METHOD": start_method},
+                }
+            },
+        )
+        import django
+
+        django.setup()
+        import script_tasks
+        from django_tasks_local import wait
+
+        wait(script_tasks.touch.enqueue(path + ".warm"), timeout=60)
+        children = [p.pid for p in multiprocessing.active_children()]
+        print(json.dumps(children), flush=True)
+        if scenario == "killed":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif scenario == "dies-at-exit":
+            # Both workers die during the drain at exit; their replacements can
+            # only be started where the start method does not fork this process.
+            script_tasks.crash.enqueue(3)
+            script_tasks.crash.enqueue(4)
+            script_tasks.touch.enqueue(path)
+
+
+    if __name__ == "__main__":
+        main()
     """
 )
 
@@ -103,5 +157,76 @@ def test_configured_script_runs_tasks_and_drains_at_exit(
     assert int(touched.read_text()) in report["children"]
     # No worker outlived the script, not even as a zombie.
     for pid in report["children"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def run_scenario(tmp_path, start_method, scenario, deadline):
+    """Run SCENARIO_SCRIPT; return its exit code, stderr and worker pids.
+
+    Output goes to files, not pipes: a worker that outlived the script would
+    hold a pipe open and hide the very failure the test looks for."""
+    (tmp_path / "scenario.py").write_text(SCENARIO_SCRIPT)
+    (tmp_path / "script_tasks.py").write_text(SCRIPT_TASKS)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        returncode = subprocess.run(
+            [
+                sys.executable,
+                "scenario.py",
+                start_method,
+                scenario,
+                str(tmp_path / "f"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            timeout=deadline * 2,
+        ).returncode
+    return returncode, err.read_text(), json.loads(out.read_text().splitlines()[0])
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Block until a process that is not our child exits (Linux pidfd)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(pidfd)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_workers_exit_when_the_parent_is_killed(start_method, tmp_path, deadline):
+    returncode, _, children = run_scenario(tmp_path, start_method, "killed", deadline)
+    assert returncode == -signal.SIGKILL
+    assert len(children) == 2
+    survivors = [pid for pid in children if not wait_for_exit(pid, deadline)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)  # leave nothing behind, then fail
+    assert not survivors, f"workers outlived their killed parent: {survivors}"
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_worker_dying_during_the_exit_drain_does_not_hang_it(
+    start_method, tmp_path, deadline
+):
+    returncode, stderr, children = run_scenario(
+        tmp_path, start_method, "dies-at-exit", deadline
+    )
+    assert returncode == 0, stderr
+    assert "exited with code 3" in stderr or "exited with code 4" in stderr
+    if start_method == "fork":
+        # No process can be forked at interpreter exit: the last task fails.
+        assert "no worker process could be started" in stderr
+        assert not (tmp_path / "f").exists()
+    else:
+        assert (tmp_path / "f").exists()
+    for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -46,10 +46,11 @@ Decisions:
   timeout or ``MAX_TASKS_PER_CHILD``) are started by the supervisor; if none can
   be started during the exit drain (``fork`` at shutdown), jobs that can no
   longer run fail with ``WorkerDied`` instead of hanging.
-- A child that dies before it said it was ready (a broken settings module, a
-  crash while importing a task) is a start-up failure: its first job gets a
-  strike and fails at the second, and only one child at a time is tried until
-  one starts, so a broken setup fails tasks instead of forking in a loop.
+- A child that dies before starting the next job it holds (a broken settings
+  module, a crash while importing the task's module) gives that job a strike;
+  the job fails at the second, so such a job cannot kill children in a loop.
+  After a child dies before it said it was ready, only one child at a time is
+  tried, and only while work waits, until one starts.
 - Under ``spawn`` and ``forkserver`` the child imports the main module again:
   scripts must guard their entry point with ``if __name__ == "__main__":``.
 """
@@ -89,8 +90,8 @@ QUEUED_WORK_SECONDS = 0.002
 MAX_BATCH = 64
 #: Seconds children get to exit after being told to stop before they are killed.
 STOP_GRACE_SECONDS = 10.0
-#: Times a job may be held by a child that died before starting anything before
-#: the job is failed (it may be what kills the child).
+#: Times a job may be next in line in a child that dies before starting it
+#: before the job is failed: loading the job may be what kills the child.
 MAX_STARTUP_STRIKES = 2
 #: Bytes read from a child's pipe per system call.
 READ_CHUNK = 1 << 16
@@ -186,6 +187,8 @@ class ProcessPool:
         self._thread: threading.Thread | None = None
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
+        #: The parent's end of the pipe of a child being started.
+        self._spawning = None
 
     # -- the Pool interface --
 
@@ -237,12 +240,15 @@ class ProcessPool:
             args=(child_end, self._setup, self.max_tasks),
             name=f"{self.name}-process-{next(self._numbers)}",
         )
+        # A forked child must not keep this end open either (see _forget_after_fork).
+        self._spawning = parent_end
         try:
             process.start()
         except BaseException:
             parent_end.close()
             raise
         finally:
+            self._spawning = None
             child_end.close()
         child = _Child(process, parent_end)
         os.set_blocking(child.fd, False)
@@ -561,6 +567,8 @@ class ProcessPool:
         if started_at is not None:
             record = child.held[0]
             child.running = True
+            if self._strikes:
+                self._strikes.pop(record.id, None)
             if self.timeout is not None:
                 late = max(0.0, time.time() - started_at)
                 child.deadline = time.monotonic() + self.timeout - late
@@ -633,14 +641,24 @@ class ProcessPool:
                 self.name,
                 describe_exit(child.pid, exitcode),
             )
-            if held:
-                self._strike(held.popleft(), child, exitcode)
         elif exitcode and not (child.stopping or child.replaced):
             logger.warning(
                 "Pool %s: %s.", self.name, describe_exit(child.pid, exitcode)
             )
-        for record in held:
-            self.scheduler.requeue(record, record.task.priority)
+        if held:
+            # It died before starting its next job: perhaps loading that job
+            # (importing its module) is what kills it. Strike it, give back the rest.
+            self._strike(held.popleft(), child, exitcode)
+        if held:
+            logger.info(
+                "Pool %s: gave back %d job(s) that worker process %s held but had "
+                "not started.",
+                self.name,
+                len(held),
+                child.pid,
+            )
+            for record in held:
+                self.scheduler.requeue(record, record.task.priority)
 
     def _strike(self, record: Record, child: _Child, exitcode: int | None) -> None:
         strikes = self._strikes.get(record.id, 0) + 1
@@ -678,7 +696,14 @@ class ProcessPool:
         self._wake_r = self._wake_w = -1
 
     def _forget_after_fork(self) -> None:
-        """In a forked child of the parent: drop the parent's pipes, touch nothing."""
+        """In a forked child of the parent: drop the parent's pipes, touch nothing.
+
+        Each worker learns that the parent is gone from end of file on its pipe,
+        which only comes once every copy of the parent's end is closed.
+        """
+        if self._spawning is not None:
+            self._spawning.close()
+            self._spawning = None
         for child in self._children.values():
             child.conn.close()
         self._children = {}
