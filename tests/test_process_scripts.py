@@ -90,6 +90,7 @@ SCENARIO_SCRIPT = textwrap.dedent(
     import os
     import signal
     import sys
+    import warnings
 
 
     def main():
@@ -114,7 +115,19 @@ SCENARIO_SCRIPT = textwrap.dedent(
         wait(script_tasks.touch.enqueue(path + ".warm"), timeout=60)
         children = [p.pid for p in multiprocessing.active_children()]
         print(json.dumps(children), flush=True)
-        if scenario == "killed":
+        if scenario == "forked":
+            # As under gunicorn --preload: a process forked after the pool ran.
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork, threads
+            pid = os.fork()
+            if pid == 0:
+                mine = wait(script_tasks.touch.enqueue(path + ".child"), timeout=60)
+                assert mine.status == "SUCCESSFUL", mine.errors
+                assert int(mine.worker_ids[0].split(":")[1]) not in children
+                sys.exit(0)
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+            after = wait(script_tasks.touch.enqueue(path + ".parent"), timeout=60)
+            assert int(after.worker_ids[0].split(":")[1]) in children
+        elif scenario == "killed":
             os.kill(os.getpid(), signal.SIGKILL)
         elif scenario == "dies-at-exit":
             # Both workers die during the drain at exit; their replacements can
@@ -199,6 +212,22 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(pidfd)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_a_process_forked_after_use_gets_its_own_workers(
+    start_method, tmp_path, deadline
+):
+    returncode, stderr, children = run_scenario(
+        tmp_path, start_method, "forked", deadline
+    )
+    assert returncode == 0, stderr
+    assert stderr == ""
+    assert (tmp_path / "f.child").exists()
+    assert (tmp_path / "f.parent").exists()
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 @pytest.mark.parametrize("start_method", ["fork", "forkserver"])

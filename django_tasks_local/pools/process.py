@@ -60,6 +60,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.process
 import os
 import pickle
 import selectors
@@ -706,6 +707,8 @@ class ProcessPool:
             self._spawning = None
         for child in self._children.values():
             child.conn.close()
+            # multiprocessing would try to join it at exit: it is not ours here.
+            multiprocessing.process._children.discard(child.process)
         self._children = {}
         if self._selector is not None:
             self._selector.close()
@@ -722,6 +725,31 @@ def _after_fork_in_child() -> None:
     for pool in list(_live_pools):
         pool._forget_after_fork()
     _live_pools.clear()
+    _forget_parents_forkserver()
+
+
+def _forget_parents_forkserver() -> None:
+    """Let a forked process (gunicorn ``--preload``) start its own forkserver.
+
+    multiprocessing keeps the parent's forkserver in a module-level object that
+    ``os.fork()`` copies; the child then fails to start any process, because
+    the server is not its child (``ChildProcessError``). Forgetting it (and
+    closing the child's copy of its keep-alive pipe) makes the next start launch
+    a server of the child's own; the parent's server is left alone.
+    """
+    try:
+        from multiprocessing.forkserver import _forkserver as server
+    except ImportError:  # a platform without forkserver
+        return
+    if server._forkserver_pid is None:
+        return
+    if server._forkserver_alive_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(server._forkserver_alive_fd)
+    server._forkserver_alive_fd = None
+    server._forkserver_address = None
+    server._forkserver_pid = None
+    server._lock = threading.Lock()  # another thread may have held it at fork
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
