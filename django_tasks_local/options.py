@@ -9,6 +9,8 @@ but are reported by the system checks as warnings that name them.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +95,12 @@ def parse_thread_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
 
 def parse_process_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
     """Validate the options of a ``ProcessPoolBackend``."""
+    if os.name != "posix":
+        raise InvalidTaskBackend(
+            f"TASKS[{alias!r}]: ProcessPoolBackend needs a POSIX system (Linux, "
+            "macOS): its supervisor waits on its workers' pipes with selectors, "
+            f"which {sys.platform} does not offer. Use ThreadPoolBackend here."
+        )
     if not isinstance(raw, Mapping):
         raise _fail_options(alias, raw)
     timeout = raw.get("TIMEOUT")

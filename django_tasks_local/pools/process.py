@@ -180,6 +180,11 @@ class ProcessPool:
         #: Mean task duration (seconds, moving average) for sizing batches.
         self._mean_duration = 0.01
         self._wake_pending = False
+        #: Some child could take a job now, so enqueue() must wake the supervisor.
+        #: While every child is busy it need not: the next report wakes it anyway,
+        #: and a write to the wake pipe per enqueue would cost the web request a
+        #: system call and a handover of the GIL.
+        self._wants_work = True
         self._stop_requested = False
         #: time.monotonic() past which children told to stop are killed.
         self._grace_deadline: float | None = None
@@ -209,7 +214,7 @@ class ProcessPool:
             self._kill_all()
             self._close_fds()
             raise
-        self.scheduler.waker = self._wake
+        self.scheduler.waker = self._wake_for_work
         self._thread = threading.Thread(
             target=self._supervise, name=f"{self.name}-supervisor", daemon=True
         )
@@ -224,8 +229,13 @@ class ProcessPool:
 
     # -- waking the supervisor -----------------------------------------------------
 
+    def _wake_for_work(self) -> None:
+        """The scheduler's waker, called after every push."""
+        if self._wants_work:
+            self._wake()
+
     def _wake(self) -> None:
-        """Called after every push: one byte per supervisor cycle, at most."""
+        """One byte on the wake pipe per supervisor cycle, at most."""
         if not self._wake_pending:
             self._wake_pending = True
             # Full of wake-ups already, or closed at the very end: nothing to do.
@@ -340,6 +350,7 @@ class ProcessPool:
                 "The supervisor of %s failed; ending its workers", self.name
             )
             self._broken = exc
+            self._wants_work = True  # every push must reach _broken_cycle
             self._kill_all()
             return False
 
@@ -409,13 +420,19 @@ class ProcessPool:
             and (self.max_tasks is None or c.sent < self.max_tasks)
         ]
         if not candidates:
+            self._wants_work = True  # e.g. none could start: hear of every push
             return
         # Idle children first, one job each: the lowest latency for a shallow queue.
-        idle = [c for c in candidates if not c.held]
-        for child in idle:
+        self._wants_work = False
+        for child in [c for c in candidates if not c.held]:
             record = take()
             if record is None:
-                return
+                # A child is idle: have enqueue() wake us, then look once more,
+                # for a push that came before the flag was set woke nobody.
+                self._wants_work = True
+                record = take()
+                if record is None:
+                    return
             self._send(child, [record])
         if self.timeout is not None:
             return  # one job per child at a time, so a kill disturbs no other job
