@@ -102,3 +102,16 @@ def local_text(value):
 
 
 SIGKILL = int(signal.SIGKILL)
+
+
+@task
+def inherited_connections():
+    """What a worker holds of the parent's database connections."""
+    from django.db import connections
+
+    from django_tasks_local.pools import child
+
+    return {
+        "default_open_here": hasattr(connections._connections, "default"),
+        "kept_unclosed": len(child._inherited_connections),
+    }

@@ -269,6 +269,22 @@ def test_tasks_use_the_orm_on_the_same_database(method, deadline):
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_worker_discards_the_parents_connections_unclosed(deadline):
+    from django.db import connection
+
+    connection.ensure_connection()  # the parent holds an open connection at fork
+    with process_pool("fork"):
+        result = on(ALIAS, process_tasks.inherited_connections).enqueue()
+        wait(result, timeout=deadline)
+
+    # The worker started with no connection of its own and kept the parent's
+    # objects referenced (closing them, even by garbage collection, could end
+    # the parent's sessions).
+    assert result.return_value == {"default_open_here": False, "kept_unclosed": 2}
+    assert connection.is_usable()
+
+
 def test_cpu_bound_tasks_run_in_parallel(tmp_path, deadline):
     """Each task spins until the other's file exists: both finish only if both
     run at once, on two workers."""
