@@ -24,6 +24,7 @@ from django_tasks_local.options import default_start_method
 
 from . import work
 from .django_setup import process_pool_available
+from .floor import django_floor
 from .measure import (
     backend_batch,
     backend_latency,
@@ -403,4 +404,5 @@ CASES: dict[str, Callable[[Size], Section]] = {
     "queued": queued,
     "memory": memory,
     "cpu": cpu_bound,
+    "floor": django_floor,
 }

@@ -29,6 +29,7 @@ def test_benchmark_runs_every_case_at_tiny_size():
         "Cost per task with N queued",
         "Memory per stored finished result",
         "8 CPU-bound tasks",
+        "Work per task that Django's contract fixes",
         "Targets (medians of this run)",
     ):
         assert heading in output, output
