@@ -66,7 +66,6 @@ import pickle
 import selectors
 import signal
 import socket
-import struct
 import threading
 import time
 import weakref
@@ -79,6 +78,7 @@ from ..scheduler import Scheduler
 from ..store import Record
 from . import Reporter
 from .child import PROTOCOL, ChildSetup, child_main
+from .framing import frame, take_frames
 
 logger = logging.getLogger("django_tasks_local")
 
@@ -97,8 +97,6 @@ MAX_STARTUP_STRIKES = 2
 #: Bytes read from a child's pipe per system call.
 READ_CHUNK = 1 << 16
 
-_HEADER = struct.Struct("!i")
-_BIG_HEADER = struct.Struct("!Q")
 
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 
@@ -488,12 +486,7 @@ class ProcessPool:
     # -- pipe I/O (parent side, non-blocking) --
 
     def _write(self, child: _Child, payload: bytes) -> None:
-        size = len(payload)
-        if size < 0x7FFFFFFF:
-            child.outbox += _HEADER.pack(size)
-        else:
-            child.outbox += _HEADER.pack(-1) + _BIG_HEADER.pack(size)
-        child.outbox += payload
+        child.outbox += frame(payload)
         self._flush(child)
 
     def _flush(self, child: _Child) -> None:
@@ -535,25 +528,9 @@ class ProcessPool:
         if child.outbox:
             self._flush(child)
         finished = 0
-        view_start = 0
         loads = pickle.loads
-        size_of = len(inbox)
-        while size_of - view_start >= 4:
-            (size,) = _HEADER.unpack_from(inbox, view_start)
-            header = 4
-            if size == -1:
-                if size_of - view_start < 12:
-                    break
-                (size,) = _BIG_HEADER.unpack_from(inbox, view_start + 4)
-                header = 12
-            end = view_start + header + size
-            if end > size_of:
-                break
-            message = loads(memoryview(inbox)[view_start + header : end])
-            view_start = end
-            finished += self._handle(child, message)
-        if view_start:
-            del inbox[:view_start]
+        for payload in take_frames(inbox):
+            finished += self._handle(child, loads(payload))
         if finished:
             self.scheduler.done(finished)
         if not open_:
