@@ -259,3 +259,72 @@ def test_a_worker_dying_during_the_exit_drain_does_not_hang_it(
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+BROKEN_SETTINGS = textwrap.dedent(
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        raise RuntimeError("these settings refuse to load in a worker process")
+
+    INSTALLED_APPS = []
+    TASKS = {
+        "cpu": {
+            "BACKEND": "django_tasks_local.ProcessPoolBackend",
+            "OPTIONS": {"MAX_WORKERS": 2, "START_METHOD": "forkserver"},
+        }
+    }
+    """
+)
+
+BROKEN_SETTINGS_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import sys
+
+
+    def main():
+        os.environ["DJANGO_SETTINGS_MODULE"] = "broken_settings"
+        import django
+
+        django.setup()
+        import script_tasks
+        from django_tasks_local import wait
+
+        for _ in range(2):
+            result = wait(script_tasks.touch.enqueue(sys.argv[1]), timeout=60)
+            print(result.status, result.errors[0].traceback.strip().splitlines()[-1])
+
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
+def test_workers_that_cannot_start_fail_tasks_instead_of_looping(tmp_path, deadline):
+    """Settings that fail in every worker: each task fails after two workers
+    died trying, the pool does not fork in a loop, the script ends."""
+    (tmp_path / "broken_settings.py").write_text(BROKEN_SETTINGS)
+    (tmp_path / "script_tasks.py").write_text(SCRIPT_TASKS)
+    (tmp_path / "script.py").write_text(BROKEN_SETTINGS_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "script.py", str(tmp_path / "f")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=deadline * 2,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("FAILED django_tasks_local.exceptions.WorkerDied: ")
+        assert "2 worker processes died before running it" in line
+        assert "exited with code 1" in line
+    assert "these settings refuse to load in a worker process" in done.stderr
+    assert "before it was ready" in done.stderr
+    assert not (tmp_path / "f").exists()

@@ -665,8 +665,8 @@ class ProcessPool:
         now = time.time()
         error = WorkerDied(
             f"Task {record.task.module_path} (id {record.id}) could not be started: "
-            f"{strikes} worker processes died before running it; the last "
-            f"{describe_exit(child.pid, exitcode).removeprefix('worker process ')}."
+            f"{strikes} worker processes died before running it (the last: "
+            f"{describe_exit(child.pid, exitcode)})."
         )
         self._report_finished(record, failure(error, now, now), child.worker_id)
 
