@@ -125,7 +125,7 @@ class Board:
         at = time.time() - self.began
         detail = outcome(result) if result.is_finished else self._waiting(result)
         print(
-            f"  [{at:5.2f}s] {row.label:<24} {result.backend:<8} "
+            f"  [{at:5.2f}s] {row.label:<22} {result.backend:<7} "
             f"{result.status:<10} {detail}".rstrip(),
             file=self.out,
             flush=True,
@@ -154,7 +154,7 @@ class Board:
             detail = outcome(result)
         else:
             detail = self._waiting(result)
-        head = f"  {row.label:<24} {result.backend:<8} "
+        head = f"  {row.label:<22} {result.backend:<7} "
         room = max(self.width - len(head) - 12, 10)
         colour = COLOURS.get(status, "")
         return f"{head}{colour}{status:<10}{RESET} {detail[:room]}"

@@ -83,8 +83,8 @@ class Tour:
         self.heading(
             1,
             "I/O on threads and CPU on processes, side by side",
-            "enqueue() returns at once; each status moves READY -> RUNNING -> "
-            "SUCCESSFUL or FAILED.",
+            "enqueue() returns at once; then each task goes READY -> RUNNING ->\n"
+            "   SUCCESSFUL or FAILED, with progress reported from inside the task.",
         )
         rows = [
             Row(f"fetch {path}", tasks.fetch.enqueue(path, seconds))
@@ -147,9 +147,9 @@ class Tour:
         self.heading(
             3,
             "Crashes and timeouts are contained",
-            "A worker process is killed (SIGKILL) and another hangs past TIMEOUT: "
-            "each fails\n   only its own task; the pools replace the workers and "
-            "serve the rest.",
+            "A worker process is killed (SIGKILL), another hangs past TIMEOUT:\n"
+            "   each fails only its own task; the pools replace the workers and\n"
+            "   serve the rest.",
         )
         rows = [
             Row("count_primes 120,000", tasks.count_primes.enqueue(120_000)),
@@ -168,11 +168,11 @@ class Tour:
         self.say()
         self.say("Summary", True)
         header = (
-            f"  {'task':<24} {'backend':<8} {'status':<10} "
+            f"  {'task':<22} {'backend':<7} {'status':<10} "
             f"{'queued':>7} {'ran':>7}  result"
         )
         self.say(header)
-        self.say("  " + "-" * (len(header) + 20))
+        self.say("  " + "-" * min(len(header) + 20, self.board.width - 3))
         for row in self.everything:
             result = row.result
             wait(result, timeout=0)  # finished already: refreshed in place
@@ -183,9 +183,9 @@ class Tour:
                 )
                 ran = f"{(result.finished_at - result.started_at).total_seconds():.2f}s"
             self.say(
-                f"  {row.label:<24} {result.backend:<8} {result.status:<10} "
+                f"  {row.label:<22} {result.backend:<7} {result.status:<10} "
                 f"{queued:>7} {ran:>7}  "
-                f"{shorten(outcome(result), self.board.width - 67)}"
+                f"{shorten(outcome(result), self.board.width - 64)}"
             )
         self.say()
         self.say(f"Done in {time.time() - self.began:.1f} s. Read README.md next.")
