@@ -157,8 +157,8 @@ class Tour:
             Row("count_primes 80,000", tasks.count_primes.enqueue(80_000)),
             Row("hang (TIMEOUT 1.5 s)", tasks.hang.enqueue()),
             Row(
-                "count_primes 50,000",
-                tasks.count_primes.using(backend="limited").enqueue(50_000),
+                "count_primes 20,000",
+                tasks.count_primes.using(backend="limited").enqueue(20_000),
             ),
         ]
         self.board.follow(rows)
