@@ -211,13 +211,15 @@ class Store:
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; reading counts as use."""
         with self._lock:
-            record = self._finished.get(result_id)
-            if record is not None:
-                _touch(self._finished, result_id)
-            else:
-                record = self._active.get(result_id)
+            # _active first: finish() (lock-free) adds to _finished before it
+            # removes from _active, so a record missing from _active is found in
+            # _finished. The other order could miss it between the two steps.
+            record = self._active.get(result_id)
+            if record is None:
+                record = self._finished.get(result_id)
                 if record is None:
                     raise TaskResultDoesNotExist(result_id)
+                _touch(self._finished, result_id)
             state = _state(record)
         return _snapshot(record, state)
 
@@ -228,7 +230,8 @@ class Store:
         for an unknown id. Event-driven: nothing polls.
         """
         with self._lock:
-            record = self._finished.get(result_id) or self._active.get(result_id)
+            # _active first, as in get(): finish() may be moving the record.
+            record = self._active.get(result_id) or self._finished.get(result_id)
             if record is None:
                 raise TaskResultDoesNotExist(result_id)
             event = None
