@@ -264,8 +264,12 @@ def test_a_worker_dying_during_the_exit_drain_does_not_hang_it(
 BROKEN_SETTINGS = textwrap.dedent(
     """
     import multiprocessing
+    import os
+    import threading
 
     if multiprocessing.parent_process() is not None:
+        if os.environ.get("WORKERS_HANG"):
+            threading.Event().wait()  # as a fork child deadlocked on a lock
         raise RuntimeError("these settings refuse to load in a worker process")
 
     INSTALLED_APPS = []
@@ -291,7 +295,9 @@ BROKEN_SETTINGS_SCRIPT = textwrap.dedent(
         django.setup()
         import script_tasks
         from django_tasks_local import wait
+        from django_tasks_local.pools import process
 
+        process.STARTUP_TIMEOUT_SECONDS = 1.0  # these workers never get ready
         for _ in range(2):
             result = wait(script_tasks.touch.enqueue(sys.argv[1]), timeout=60)
             print(result.status, result.errors[0].traceback.strip().splitlines()[-1])
@@ -303,13 +309,22 @@ BROKEN_SETTINGS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_workers_that_cannot_start_fail_tasks_instead_of_looping(tmp_path, deadline):
-    """Settings that fail in every worker: each task fails after two workers
-    died trying, the pool does not fork in a loop, the script ends."""
+@pytest.mark.parametrize(
+    ("hang", "how_they_died"),
+    [(False, "exited with code 1"), (True, "died with signal SIGKILL (-9)")],
+    ids=["crash", "hang"],
+)
+def test_workers_that_cannot_start_fail_tasks_instead_of_looping(
+    hang, how_they_died, tmp_path, deadline
+):
+    """Settings that fail (or hang) in every worker: each task fails after two
+    workers died trying, the pool does not fork in a loop, the script ends."""
     (tmp_path / "broken_settings.py").write_text(BROKEN_SETTINGS)
     (tmp_path / "script_tasks.py").write_text(SCRIPT_TASKS)
     (tmp_path / "script.py").write_text(BROKEN_SETTINGS_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    if hang:
+        env["WORKERS_HANG"] = "1"
     done = subprocess.run(
         [sys.executable, "script.py", str(tmp_path / "f")],
         cwd=tmp_path,
@@ -324,7 +339,10 @@ def test_workers_that_cannot_start_fail_tasks_instead_of_looping(tmp_path, deadl
     for line in lines:
         assert line.startswith("FAILED django_tasks_local.exceptions.WorkerDied: ")
         assert "2 worker processes died before running it" in line
-        assert "exited with code 1" in line
-    assert "these settings refuse to load in a worker process" in done.stderr
+        assert how_they_died in line
+    if hang:
+        assert "was not ready within 1 seconds; killing it" in done.stderr
+    else:
+        assert "these settings refuse to load in a worker process" in done.stderr
     assert "before it was ready" in done.stderr
     assert not (tmp_path / "f").exists()

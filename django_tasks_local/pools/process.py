@@ -3,7 +3,7 @@ each child holds, contains crashes and enforces ``TIMEOUT``.
 
 ::
 
-    enqueue() ─► scheduler ─► waker: a byte on the wake pipe
+    enqueue() ─► scheduler ─► waker: a byte on the wake pipe (if a child is idle)
                                    │
     supervisor thread (parent) ◄───┘  selector: wake pipe, each child's pipe,
        │                                        each child's exit sentinel
@@ -51,6 +51,13 @@ Decisions:
   the job fails at the second, so such a job cannot kill children in a loop.
   After a child dies before it said it was ready, only one child at a time is
   tried, and only while work waits, until one starts.
+- ``enqueue()`` writes to the wake pipe only while some child is idle: with all
+  busy, the next report wakes the supervisor anyway, and the web request is
+  spared a system call and a handover of the GIL.
+- A process forked from the parent (gunicorn ``--preload``, or a ``fork``
+  worker itself) closes its copies of the pool's pipes, so workers see end of
+  file when the parent dies, and forgets the parent's forkserver, so it can
+  start workers of its own.
 - Under ``spawn`` and ``forkserver`` the child imports the main module again:
   scripts must guard their entry point with ``if __name__ == "__main__":``.
 """
@@ -91,6 +98,10 @@ QUEUED_WORK_SECONDS = 0.002
 MAX_BATCH = 64
 #: Seconds children get to exit after being told to stop before they are killed.
 STOP_GRACE_SECONDS = 10.0
+#: Seconds a new worker may take to set Django up and say it is ready. Past it
+#: the worker is presumed stuck (a ``fork`` child can deadlock on a lock another
+#: thread held at fork time) and is killed; the job it held is retried.
+STARTUP_TIMEOUT_SECONDS = 60.0
 #: Times a job may be next in line in a child that dies before starting it
 #: before the job is failed: loading the job may be what kills the child.
 MAX_STARTUP_STRIKES = 2
@@ -152,7 +163,8 @@ class _Child:
         self.replaced = False
         self.stopping = False
         self.timed_out = False
-        #: time.monotonic() past which the running job has overrun TIMEOUT.
+        #: time.monotonic() past which the running job has overrun TIMEOUT, or
+        #: (before the child is ready) its start-up has taken too long.
         self.deadline: float | None = None
         self.inbox = bytearray()
         self.outbox = bytearray()
@@ -260,6 +272,7 @@ class ProcessPool:
             self._spawning = None
             child_end.close()
         child = _Child(process, parent_end)
+        child.deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         os.set_blocking(child.fd, False)
         self._children[child.fd] = child
         self._selector.register(child.fd, selectors.EVENT_READ, child)
@@ -570,6 +583,7 @@ class ProcessPool:
             self.reporter.started(record, started_at, child.worker_id)
         elif outcome is None:
             child.ready = True
+            child.deadline = None
             self._startup_failures = 0
         return count
 
@@ -584,13 +598,21 @@ class ProcessPool:
     # -- deaths and timeouts -------------------------------------------------------
 
     def _enforce_timeouts(self) -> None:
-        if self.timeout is None:
-            return
+        """Kill a child past its deadline: TIMEOUT, or start-up not finished."""
         now = time.monotonic()
         for child in self._children.values():
             if child.deadline is not None and now >= child.deadline:
                 child.deadline = None
-                child.timed_out = True
+                if child.ready:
+                    child.timed_out = True
+                else:
+                    logger.error(
+                        "Pool %s: worker process %s was not ready within %g "
+                        "seconds; killing it.",
+                        self.name,
+                        child.pid,
+                        STARTUP_TIMEOUT_SECONDS,
+                    )
                 child.process.kill()
 
     def _reap_by_pid(self, pid: int) -> None:
