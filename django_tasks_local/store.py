@@ -142,19 +142,7 @@ class Store:
                 record.started_at = started_at
                 record.worker_id = worker_id
                 record.status = RUNNING
-        return build_result(
-            task=record.task,
-            result_id=record.id,
-            status=RUNNING,
-            enqueued_at=record.enqueued_at,
-            started_at=started_at,
-            finished_at=None,
-            args=record.args,
-            kwargs=record.kwargs,
-            backend=record.backend,
-            errors=[],
-            worker_ids=[worker_id],
-        )
+        return _snapshot(record, (RUNNING, started_at, None, worker_id, None, None))
 
     def finish(
         self, record: Record, outcome: Outcome, worker_id: str | None = None
