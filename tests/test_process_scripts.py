@@ -182,6 +182,10 @@ def run_scenario(tmp_path, start_method, scenario, deadline):
     (tmp_path / "scenario.py").write_text(SCENARIO_SCRIPT)
     (tmp_path / "script_tasks.py").write_text(SCRIPT_TASKS)
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    # multiprocessing's own temporary folder (the forkserver's socket) is removed
+    # by the script at exit; a killed script leaves it here, not in /tmp.
+    (tmp_path / "tmp").mkdir()
+    env["TMPDIR"] = str(tmp_path / "tmp")
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
         returncode = subprocess.run(
