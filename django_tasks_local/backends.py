@@ -58,12 +58,13 @@ class LocalBackend(BaseTaskBackend):
     @property
     def runtime(self) -> Runtime:
         """The alias's shared runtime (made on first use; starts nothing)."""
-        if self._runtime_generation != runtime_registry.generation:
-            self._runtime = runtime_registry.get_runtime(
+        runtime = self._runtime
+        if runtime is None or self._runtime_generation != runtime_registry.generation:
+            runtime = self._runtime = runtime_registry.get_runtime(
                 self._runtime_key, self._make_runtime
             )
             self._runtime_generation = runtime_registry.generation
-        return self._runtime
+        return runtime
 
     def _make_runtime(self) -> Runtime:
         return Runtime(self.alias, type(self), self.pool_options, self.pool_class)

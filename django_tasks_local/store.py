@@ -177,7 +177,9 @@ class Store:
             record.return_value = outcome.return_value
             status = SUCCESSFUL
         else:
-            record.error = (outcome.error_class_path, outcome.traceback)
+            class_path, traceback = outcome.error_class_path, outcome.traceback
+            assert class_path is not None and traceback is not None  # see failure()
+            record.error = (class_path, traceback)
             status = FAILED
         if record.started_at is None and worker_id is not None:
             record.started_at = outcome.started_at

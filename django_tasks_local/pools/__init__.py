@@ -23,8 +23,9 @@ class Reporter(Protocol):
     def started(self, record: Record, started_at: float, worker_id: str) -> None:
         """A worker began ``record`` at ``started_at`` (epoch seconds)."""
 
-    def finished(self, record: Record, outcome: Outcome, worker_id: str) -> None:
-        """``record`` ended as ``outcome`` on ``worker_id``."""
+    def finished(self, record: Record, outcome: Outcome, worker_id: str | None) -> None:
+        """``record`` ended as ``outcome`` on ``worker_id`` (None: no worker ran it,
+        e.g. it could not be sent to one)."""
 
 
 class Pool(Protocol):

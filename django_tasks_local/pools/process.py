@@ -77,6 +77,8 @@ import threading
 import time
 import weakref
 from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
 
 from ..exceptions import WorkerDied
 from ..execution import Outcome, failure
@@ -201,17 +203,19 @@ class ProcessPool:
         #: The error that broke the supervisor, if one did (see ``_cycle``).
         self._broken: Exception | None = None
         self._thread: threading.Thread | None = None
-        self._selector: selectors.BaseSelector | None = None
+        #: Made here, closed (never replaced) when the pool ends.
+        self._selector: selectors.BaseSelector = selectors.DefaultSelector()
         self._wake_r = self._wake_w = -1
         #: The parent's end of the pipe of a child being started.
-        self._spawning = None
+        self._spawning: Connection | None = None
+        #: typeshed's ``BaseContext`` lacks ``Process``; every real context has it.
+        self._context: Any = None
 
     # -- the Pool interface --
 
     def start(self) -> None:
         self._context = multiprocessing.get_context(self.start_method)
         self._setup = ChildSetup.capture(self.start_method)
-        self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -462,7 +466,7 @@ class ProcessPool:
             room = min(limit - len(child.held), share)
             if self.max_tasks is not None:
                 room = min(room, self.max_tasks - child.sent)
-            batch = []
+            batch: list[Record] = []
             while len(batch) < room and (record := take()) is not None:
                 batch.append(record)
             if batch:
@@ -704,9 +708,7 @@ class ProcessPool:
     def _close_fds(self) -> None:
         self.scheduler.waker = None
         _live_pools.discard(self)
-        selector, self._selector = self._selector, None
-        if selector is not None:
-            selector.close()
+        self._selector.close()  # closing twice does nothing
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
@@ -724,11 +726,9 @@ class ProcessPool:
         for child in self._children.values():
             child.conn.close()
             # multiprocessing would try to join it at exit: it is not ours here.
-            multiprocessing.process._children.discard(child.process)
+            multiprocessing.process._children.discard(child.process)  # type: ignore[attr-defined]
         self._children = {}
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
+        self._selector.close()
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
@@ -754,9 +754,10 @@ def _forget_parents_forkserver() -> None:
     a server of the child's own; the parent's server is left alone.
     """
     try:
-        from multiprocessing.forkserver import _forkserver as server
+        from multiprocessing.forkserver import _forkserver
     except ImportError:  # a platform without forkserver
         return
+    server: Any = _forkserver  # private attributes, which typeshed does not list
     if server._forkserver_pid is None:
         return
     if server._forkserver_alive_fd is not None:
