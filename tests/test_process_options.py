@@ -30,7 +30,11 @@ def make(**options) -> ProcessPoolBackend:
         ("TIMEOUT", float("inf"), "a positive number of seconds"),
         ("MAX_TASKS_PER_CHILD", 0, "an int >= 1"),
         ("MAX_TASKS_PER_CHILD", 2.0, "an int >= 1"),
+        ("MAX_TASKS_PER_CHILD", "3", "an int >= 1"),
+        ("MAX_TASKS_PER_CHILD", True, "an int >= 1"),
         ("MAX_WORKERS", 0, "an int >= 1"),
+        ("MAX_RESULTS", 0, "an int >= 1"),
+        ("MAX_RESULTS", None, "an int >= 1"),
         ("START_METHOD", "threads", "one of ('fork', 'forkserver', 'spawn')"),
     ],
 )
@@ -41,6 +45,21 @@ def test_bad_option_names_alias_option_and_value(name, value, expected):
     assert f"TASKS['cpu']['OPTIONS']['{name}']" in message
     assert expected in message
     assert repr(value) in message
+
+
+def test_defaults():
+    options = make().pool_options
+    assert (options.max_workers, options.max_results) == (10, 1000)
+    assert options.timeout is None
+    assert options.max_tasks_per_child is None
+    # Forking a multi-threaded web process can deadlock the child: never the default.
+    has_forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+    assert options.start_method == ("forkserver" if has_forkserver else "spawn")
+
+
+@pytest.mark.parametrize("value", [1, 0.25, 1.5], ids=repr)
+def test_timeout_is_an_int_or_float_of_seconds(value):
+    assert make(TIMEOUT=value).pool_options.timeout == value
 
 
 def test_good_options_are_parsed_and_start_nothing():
