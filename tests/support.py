@@ -95,6 +95,25 @@ class SignalRecorder:
         assert sent is not None, f"no {name} signal for {result_id} in {timeout}s"
         return sent
 
+    def wait_for_many(
+        self, name: str, result_ids: list[str], count: int, timeout: float = DEADLINE
+    ) -> list[str]:
+        """Block until ``name`` was sent for ``count`` of ``result_ids`` (whichever
+        they are); return those ids in the order the signals were received."""
+
+        def sent_for() -> list[str]:
+            return [
+                s.result_id
+                for s in self.sent
+                if s.name == name and s.result_id in result_ids
+            ]
+
+        with self._changed:
+            self._changed.wait_for(lambda: len(sent_for()) >= count, timeout)
+            ids = sent_for()
+        assert len(ids) >= count, f"{name} sent for {ids} only, in {timeout}s"
+        return ids
+
 
 class FileGate:
     """A file a task waits for (``tasks.wait_for_file``); works across processes."""

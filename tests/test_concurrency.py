@@ -31,6 +31,23 @@ def run_threads(target, count):
     assert errors == []
 
 
+def test_max_workers_tasks_run_at_once_and_no_more(backend, signals, file_gate):
+    # The backend fixture has MAX_WORKERS=2.
+    gate = file_gate()
+    held = [tasks.wait_for_file.enqueue(gate.path, n) for n in range(3)]
+    ids = [r.id for r in held]
+    running = signals.wait_for_many("started", ids, 2)
+    [waiting] = [r for r in held if r.id not in running]
+    assert backend.get_result(waiting.id).status == TaskResultStatus.READY
+    gate.open()
+    assert [wait(r, timeout=DEADLINE).return_value for r in held] == [0, 1, 2]
+    first_two = [r for r in held if r.id in running]
+    # Two ran at once (both began before either ended); the third began only
+    # once one of them had ended.
+    assert max(r.started_at for r in first_two) <= min(r.finished_at for r in first_two)
+    assert waiting.started_at >= min(r.finished_at for r in first_two)
+
+
 def test_many_threads_enqueuing_and_reading_lose_nothing(backend, signals):
     results = {}
     start = threading.Barrier(THREADS)

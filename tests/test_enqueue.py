@@ -1,6 +1,7 @@
 """enqueue(): validation before anything is queued, and the READY result."""
 
 import asyncio
+import multiprocessing
 import threading
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from django_tasks_local import wait
 from tests import tasks
+from tests.conftest import BACKENDS
 from tests.support import DEADLINE
 
 #: ``enqueued_at`` is rounded to the microsecond, ``timezone.now()`` truncated.
@@ -82,18 +84,21 @@ def test_task_function_must_be_module_level():
         task(local_function)
 
 
-def test_queue_not_in_queues_is_refused_at_enqueue():
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_queue_not_in_queues_is_refused_at_enqueue(kind, signals):
+    # Made while the queue is valid, enqueued where it is not: Django validates
+    # the task again at enqueue.
     on_other = tasks.noop.using(queue_name="other")
-    config = {
-        "BACKEND": "django_tasks_local.ThreadPoolBackend",
-        "QUEUES": ["default"],
-    }
+    config = {**BACKENDS[kind], "QUEUES": ["default"]}
     with override_settings(TASKS={"default": config}):
         with pytest.raises(InvalidTask, match="Queue 'other' is not valid"):
             on_other.enqueue()
         with pytest.raises(InvalidTask, match="Queue 'other' is not valid"):
             asyncio.run(on_other.aenqueue())
-        assert task_backends["default"].runtime.store.counts()["active"] == 0
+        counts = task_backends["default"].runtime.store.counts()
+    assert counts == {"active": 0, "finished": 0}
+    assert signals.sent == []
+    assert multiprocessing.active_children() == []
 
 
 def test_naive_run_after_is_refused(backend):

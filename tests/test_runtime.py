@@ -6,12 +6,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.tasks import task_backends
+from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.test import override_settings
 
 from django_tasks_local import wait
 from tests import tasks
+from tests.conftest import BACKENDS
 from tests.support import DEADLINE
 
 
@@ -59,18 +60,31 @@ def test_thread_pool_starts_max_workers_threads_on_first_enqueue():
         }
 
 
-def test_different_aliases_have_separate_pools_and_stores():
-    config = {"BACKEND": "django_tasks_local.ThreadPoolBackend"}
+def one_worker_config(kind: str) -> dict:
+    """The ``BACKENDS`` entry ``kind`` with a single worker."""
+    config = BACKENDS[kind]
+    return {**config, "OPTIONS": {**config.get("OPTIONS", {}), "MAX_WORKERS": 1}}
+
+
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_different_aliases_have_separate_pools_and_stores(kind, signals, file_gate):
+    config = one_worker_config(kind)
     with override_settings(TASKS={"default": config, "mail": config}):
         default, mail = task_backends["default"], task_backends["mail"]
         assert default.runtime is not mail.runtime
-        on_default = wait(tasks.whoami.enqueue(), timeout=DEADLINE)
+        # The only worker of "default" is held; "mail" still runs a task at once.
+        gate = file_gate()
+        held = tasks.wait_for_file.enqueue(gate.path, "held")
+        signals.wait_for("started", held.id)
         on_mail = wait(tasks.whoami.using(backend="mail").enqueue(), timeout=DEADLINE)
-        assert on_default.return_value["thread"].startswith("tasks-default-")
-        assert on_mail.return_value["thread"].startswith("tasks-mail-")
+        assert on_mail.status == TaskResultStatus.SUCCESSFUL
+        assert default.get_result(held.id).status == TaskResultStatus.RUNNING
+        gate.open()
+        wait(held, timeout=DEADLINE)
         assert on_mail.backend == "mail"
+        assert on_mail.worker_ids != held.worker_ids
         with pytest.raises(TaskResultDoesNotExist):
             default.get_result(on_mail.id)
         with pytest.raises(TaskResultDoesNotExist):
-            mail.get_result(on_default.id)
+            mail.get_result(held.id)
         assert mail.get_result(on_mail.id).return_value == on_mail.return_value
