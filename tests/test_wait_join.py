@@ -1,5 +1,7 @@
 """wait(result, timeout) and backend.join(timeout): event-driven blocking."""
 
+import os
+import sys
 import threading
 from datetime import timedelta
 
@@ -9,8 +11,10 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.test import override_settings
 from django.utils import timezone
 
+import django_tasks_local
 from django_tasks_local import wait
 from tests import tasks
+from tests.conftest import BACKENDS
 from tests.support import DEADLINE
 
 #: A timeout for waits that are meant to run out: short, since the task is held.
@@ -35,6 +39,64 @@ def test_wait_times_out_and_leaves_the_result_as_it_was(backend, file_gate):
     assert result.finished_at is None
     gate.open()
     assert wait(result, timeout=DEADLINE).status == TaskResultStatus.SUCCESSFUL
+
+
+def package_calls_while(call) -> int:
+    """How many calls the current thread makes in the package while ``call`` runs
+    (function calls, C calls such as ``lock.acquire`` or ``time.sleep``, returns)."""
+    package = os.path.dirname(django_tasks_local.__file__)
+    calls = 0
+
+    def profile(frame, event, arg):
+        nonlocal calls
+        if frame.f_code.co_filename.startswith(package):
+            calls += 1
+
+    sys.setprofile(profile)  # this thread only
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_wait_does_not_poll(backend, signals, file_gate):
+    # A poller would check again and again while it waits, so the longer wait
+    # would make more calls; an event-driven wait makes the same few calls.
+    gate = file_gate()
+    held = tasks.wait_for_file.enqueue(gate.path)
+    signals.wait_for("started", held.id)  # RUNNING for both waits
+
+    def wait_out(seconds):
+        def call():
+            with pytest.raises(TimeoutError):
+                wait(held, timeout=seconds)
+
+        return call
+
+    wait_out(SHORT)()  # the first wait makes the result's list of waiters
+    brief = package_calls_while(wait_out(SHORT))
+    longer = package_calls_while(wait_out(SHORT * 6))
+    assert brief == longer
+    gate.open()
+    assert wait(held, timeout=DEADLINE).status == TaskResultStatus.SUCCESSFUL
+
+
+def test_wait_and_join_without_a_timeout_block_until_done(backend, file_gate):
+    gate = file_gate()
+    held = tasks.wait_for_file.enqueue(gate.path, "late")
+    outcome = {}
+    waiter = threading.Thread(target=lambda: outcome.update(waited=wait(held)))
+    joiner = threading.Thread(target=lambda: outcome.update(joined=backend.join()))
+    waiter.start()
+    joiner.start()
+    gate.open()
+    waiter.join(DEADLINE)
+    joiner.join(DEADLINE)
+    assert outcome["waited"] is held
+    assert held.return_value == "late"
+    assert outcome["joined"] is True
+    assert backend.get_result(held.id).status == TaskResultStatus.SUCCESSFUL
 
 
 def test_wait_on_a_finished_result_returns_at_once(backend):
@@ -124,12 +186,15 @@ def test_join_does_not_wait_for_deferred_tasks_not_yet_due(backend):
     assert backend.get_result(deferred.id).status == TaskResultStatus.READY
 
 
-def test_join_is_per_alias(file_gate):
-    config = {"BACKEND": "django_tasks_local.ThreadPoolBackend"}
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_join_is_per_alias(kind, file_gate):
+    config = {**BACKENDS[kind], "OPTIONS": {**BACKENDS[kind].get("OPTIONS", {})}}
+    config["OPTIONS"]["MAX_WORKERS"] = 1
     with override_settings(TASKS={"default": config, "other": config}):
         gate = file_gate()
         held = tasks.wait_for_file.enqueue(gate.path)
         other = task_backends["other"]
+        assert wait(tasks.noop.using(backend="other").enqueue(), timeout=DEADLINE)
         assert other.join(timeout=SHORT) is True
         assert task_backends["default"].join(timeout=SHORT) is False
         gate.open()
