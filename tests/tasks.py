@@ -111,6 +111,29 @@ async def async_exit_task(message):
 
 
 @task
+def interrupt_task(message):
+    raise KeyboardInterrupt(message)
+
+
+@task
+async def async_interrupt_task(message):
+    await asyncio.sleep(0)
+    raise KeyboardInterrupt(message)
+
+
+@task
+def clock():
+    """The wall-clock time (epoch seconds) while the task function runs."""
+    return time.time()
+
+
+@task
+async def async_clock():
+    await asyncio.sleep(0)
+    return time.time()
+
+
+@task
 def return_tuple():
     return (1, (2, 3), {"k": (4,)})
 

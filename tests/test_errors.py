@@ -4,18 +4,10 @@ class path and the full traceback; bad return values fail the task too."""
 import pytest
 from django.tasks import TaskResultStatus
 from django.tasks.base import TaskError
-from django.test import override_settings
 
 from django_tasks_local import wait
 from tests import tasks
 from tests.support import DEADLINE
-
-ONE_WORKER = {
-    "default": {
-        "BACKEND": "django_tasks_local.ThreadPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 1},
-    }
-}
 
 
 @pytest.mark.parametrize(
@@ -25,8 +17,21 @@ ONE_WORKER = {
         (tasks.async_fail, ValueError, "builtins.ValueError"),
         (tasks.exit_task, SystemExit, "builtins.SystemExit"),
         (tasks.async_exit_task, SystemExit, "builtins.SystemExit"),
+        (tasks.interrupt_task, KeyboardInterrupt, "builtins.KeyboardInterrupt"),
+        (
+            tasks.async_interrupt_task,
+            KeyboardInterrupt,
+            "builtins.KeyboardInterrupt",
+        ),
     ],
-    ids=["sync-error", "async-error", "sync-exit", "async-exit"],
+    ids=[
+        "sync-error",
+        "async-error",
+        "sync-exit",
+        "async-exit",
+        "sync-interrupt",
+        "async-interrupt",
+    ],
 )
 def test_exception_fails_the_task_with_class_path_and_traceback(
     backend, task, exception, path
@@ -57,11 +62,21 @@ def test_failures_leave_other_tasks_running(backend):
     assert [wait(r, timeout=DEADLINE).return_value for r in fine] == list(range(1, 7))
 
 
-@pytest.mark.parametrize("task", [tasks.exit_task, tasks.async_exit_task])
-def test_system_exit_does_not_end_the_worker_thread(task):
-    with override_settings(TASKS=ONE_WORKER):
-        exited = wait(task.enqueue("stop"), timeout=DEADLINE)
-        after = wait(tasks.whoami.enqueue(), timeout=DEADLINE)
+@pytest.mark.backend_options(MAX_WORKERS=1)
+@pytest.mark.parametrize(
+    "task",
+    [
+        tasks.exit_task,
+        tasks.async_exit_task,
+        tasks.interrupt_task,
+        tasks.async_interrupt_task,
+    ],
+)
+def test_base_exceptions_do_not_end_the_worker(backend, task):
+    # One worker: the task after runs on the very thread (or process) that
+    # raised SystemExit or KeyboardInterrupt.
+    exited = wait(task.enqueue("stop"), timeout=DEADLINE)
+    after = wait(tasks.whoami.enqueue(), timeout=DEADLINE)
     assert exited.status == TaskResultStatus.FAILED
     assert after.status == TaskResultStatus.SUCCESSFUL
     assert after.worker_ids == exited.worker_ids

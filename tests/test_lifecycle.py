@@ -12,6 +12,8 @@ from django_tasks_local import wait
 from tests import tasks
 from tests.support import DEADLINE
 
+MICROSECOND = 1e-6
+
 
 def read_elsewhere(result_id):
     """``get_result`` from a thread that is not the test's (its own backend)."""
@@ -81,6 +83,17 @@ def test_timestamps_worker_id_and_attempts(backend, task, args, final):
     assert int(pid) > 0
     assert thread
     assert backend.get_result(result.id).worker_ids == result.worker_ids
+
+
+@pytest.mark.parametrize("task", [tasks.clock, tasks.async_clock])
+def test_started_at_and_finished_at_enclose_the_task_itself(backend, task):
+    # started_at is taken just before the task function runs, finished_at just
+    # after it returns: the worker's own times, not when the enqueuing process
+    # heard of them. (Timestamps are rounded to the microsecond.)
+    result = wait(task.enqueue(), timeout=DEADLINE)
+    inside = result.return_value
+    assert result.started_at.timestamp() <= inside + MICROSECOND
+    assert inside <= result.finished_at.timestamp() + MICROSECOND
 
 
 @pytest.mark.parametrize("task", [tasks.whoami, tasks.async_whoami])

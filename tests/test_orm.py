@@ -1,9 +1,13 @@
 """The ORM from a worker, against the real SQLite file, with Django's connection
 hygiene (close_old_connections) around each task."""
 
+import threading
+
 import pytest
 from django.db import connection
 from django.tasks import TaskResultStatus
+from django.tasks.signals import task_finished
+from django.test import override_settings
 
 from django_tasks_local import wait
 from tests import tasks
@@ -36,4 +40,27 @@ def test_a_tasks_connection_is_closed_when_it_ends(backend):
     after = wait(tasks.database_connection_state.enqueue(), timeout=DEADLINE)
     assert wrote.status == after.status == TaskResultStatus.SUCCESSFUL
     assert after.worker_ids == wrote.worker_ids
+    assert after.return_value == {"open_at_start": False}
+
+
+def test_a_connection_opened_between_tasks_is_closed_before_the_next():
+    # Thread pools send task_finished from the worker thread, after the task's
+    # own close_old_connections(): a receiver that queries the database leaves
+    # a connection open in the worker. The next task's call closes it first.
+    def query_from_the_worker(sender, task_result, **kwargs):
+        if threading.current_thread().name.startswith("tasks-"):
+            Note.objects.exists()
+
+    config = {
+        "BACKEND": "django_tasks_local.ThreadPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 1},
+    }
+    task_finished.connect(query_from_the_worker, weak=False)
+    try:
+        with override_settings(TASKS={"default": config}):
+            first = wait(tasks.noop.enqueue(), timeout=DEADLINE)
+            after = wait(tasks.database_connection_state.enqueue(), timeout=DEADLINE)
+    finally:
+        task_finished.disconnect(query_from_the_worker)
+    assert after.worker_ids == first.worker_ids
     assert after.return_value == {"open_at_start": False}
