@@ -12,10 +12,20 @@ from pathlib import Path
 
 from django.tasks import task
 
+#: What this module's copy in a worker holds; a test changes it in the parent,
+#: so a worker shows whether it was forked from the parent or imported afresh.
+MARK = "imported"
+
 
 @task
 def pid():
     return os.getpid()
+
+
+@task
+def origin():
+    """How this worker came to be: its copy of ``MARK`` and its parent's pid."""
+    return {"mark": MARK, "parent": os.getppid()}
 
 
 @task

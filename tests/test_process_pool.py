@@ -105,12 +105,16 @@ class SignalLog:
         task_finished.disconnect(self._on_finished)
 
 
-def test_runs_every_kind_of_task_in_worker_processes(start_method, tmp_path, deadline):
+def test_runs_every_kind_of_task_in_worker_processes(
+    start_method, tmp_path, deadline, monkeypatch
+):
     """Sync, async and takes_context tasks run in a child under each start method,
     on an alias the child never heard of; RUNNING comes from the child's start
-    report; task_started and task_finished are sent once each, in this process."""
+    report; task_started and task_finished are sent once each, in this process.
+    The child was started the way START_METHOD says."""
     fifo = tmp_path / "release"
     os.mkfifo(fifo)
+    monkeypatch.setattr(process_tasks, "MARK", "changed in the test process")
     with process_pool(start_method) as backend, SignalLog() as log:
         assert isinstance(backend, ProcessPoolBackend)
         blocked = on(ALIAS, process_tasks.wait_for_fifo).enqueue(str(fifo))
@@ -119,6 +123,7 @@ def test_runs_every_kind_of_task_in_worker_processes(start_method, tmp_path, dea
             on(ALIAS, tasks.add).enqueue(2, 3),
             on(ALIAS, tasks.async_add).enqueue(1, 2),
             on(ALIAS, tasks.report_context).enqueue("ctx"),
+            on(ALIAS, process_tasks.origin).enqueue(),
         ]
         assert started.wait(deadline)
         running = backend.get_result(blocked.id)
@@ -133,7 +138,14 @@ def test_runs_every_kind_of_task_in_worker_processes(start_method, tmp_path, dea
     assert blocked.return_value == "released"
     assert blocked.started_at == running.started_at
     assert blocked.enqueued_at <= blocked.started_at <= blocked.finished_at
-    add, async_add, context = results
+    add, async_add, context, origin = results
+    # fork copies this process, MARK included; spawn and forkserver import the
+    # module afresh; only forkserver's children are not children of this process.
+    forked_here = "changed in the test process"
+    mark = forked_here if start_method == "fork" else "imported"
+    assert origin.return_value["mark"] == mark
+    child_of_ours = origin.return_value["parent"] == os.getpid()
+    assert child_of_ours is (start_method != "forkserver")
     assert add.return_value == 5
     assert async_add.return_value == {"sum": 3, "current_result_id": async_add.id}
     assert {
@@ -159,12 +171,22 @@ def test_runs_every_kind_of_task_in_worker_processes(start_method, tmp_path, dea
         assert entry[2] == os.getpid()
 
 
-def test_a_dead_worker_fails_only_its_own_task(start_method, deadline):
+def test_a_dead_worker_fails_only_its_own_task(
+    start_method, signals, file_gate, deadline
+):
     with process_pool(start_method) as backend:
+        # One worker runs a held task while the other dies twice.
+        gate = file_gate()
+        held = on(ALIAS, tasks.wait_for_file).enqueue(gate.path, "survived")
+        signals.wait_for("started", held.id)
         exited = on(ALIAS, process_tasks.exit_with).enqueue(3)
         killed = on(ALIAS, process_tasks.kill_self).enqueue(process_tasks.SIGKILL)
         quick = [on(ALIAS, tasks.add).enqueue(i, i) for i in range(6)]
-        for result in [exited, killed, *quick]:
+        for result in [exited, killed]:
+            wait(result, timeout=deadline)
+        assert backend.get_result(held.id).status == TaskResultStatus.RUNNING
+        gate.open()
+        for result in [held, *quick]:
             wait(result, timeout=deadline)
         later = on(ALIAS, tasks.add).enqueue(20, 22)
         wait(later, timeout=deadline)
@@ -182,21 +204,41 @@ def test_a_dead_worker_fails_only_its_own_task(start_method, deadline):
     for result in (exited, killed):
         assert result.started_at is not None
         assert result.finished_at >= result.started_at
+        # Each signal once, from this process, as for any task.
+        assert [s.name for s in signals.of(result.id)] == [
+            "enqueued",
+            "started",
+            "finished",
+        ]
+        finished = signals.of(result.id, "finished")[0]
+        assert finished.result.status == TaskResultStatus.FAILED
+    assert held.return_value == "survived"
+    assert worker_pid(held) not in {worker_pid(exited), worker_pid(killed)}
     assert [r.return_value for r in quick] == [i + i for i in range(6)]
     assert later.return_value == 42
 
 
-def test_timeout_ends_only_the_slow_task(start_method, deadline):
+def test_timeout_ends_only_the_slow_task(start_method, signals, deadline):
     with process_pool(start_method, TIMEOUT=1) as backend:
         slow = on(ALIAS, process_tasks.hang).enqueue()
         quick = [on(ALIAS, tasks.add).enqueue(i, 1) for i in range(4)]
         for result in [slow, *quick]:
             wait(result, timeout=deadline)
+        # Its worker process was ended (and reaped) before the task was FAILED.
+        with pytest.raises(ProcessLookupError):
+            os.kill(worker_pid(slow), 0)
         later = on(ALIAS, tasks.add).enqueue(1, 1)
         wait(later, timeout=deadline)
         assert backend.join(deadline)
 
-    assert_failed_with(slow, TimeoutError, "ran longer than TIMEOUT=1 seconds")
+    assert_failed_with(
+        slow,
+        TimeoutError,
+        "ran longer than TIMEOUT=1 seconds",
+        f"its worker process {worker_pid(slow)} was ended",
+    )
+    assert slow.errors[0].exception_class_path == "builtins.TimeoutError"
+    assert [s.name for s in signals.of(slow.id)] == ["enqueued", "started", "finished"]
     assert [r.return_value for r in quick] == [1, 2, 3, 4]
     assert later.return_value == 2
 

@@ -40,11 +40,17 @@ SCRIPT = textwrap.dedent(
 
         django.setup()
         import script_tasks
+        from datetime import timedelta
+        from django.utils import timezone
         from django_tasks_local import wait
 
         greeting = wait(script_tasks.greeting.enqueue(), timeout=60)
         # Not waited for: the drain at interpreter exit must run it.
         script_tasks.touch.enqueue(touched)
+        # Not due before exit: dropped, with one warning that counts them.
+        later = timezone.now() + timedelta(hours=1)
+        for n in range(2):
+            script_tasks.touch.using(run_after=later).enqueue(f"{touched}-{n}")
         print(json.dumps({
             "greeting": greeting.return_value,
             "worker": greeting.worker_ids[0],
@@ -112,7 +118,7 @@ SCENARIO_SCRIPT = textwrap.dedent(
         import script_tasks
         from django_tasks_local import wait
 
-        wait(script_tasks.touch.enqueue(path + ".warm"), timeout=60)
+        warm = wait(script_tasks.touch.enqueue(path + ".warm"), timeout=60)
         children = [p.pid for p in multiprocessing.active_children()]
         print(json.dumps(children), flush=True)
         if scenario == "forked":
@@ -120,6 +126,15 @@ SCENARIO_SCRIPT = textwrap.dedent(
             warnings.simplefilter("ignore", DeprecationWarning)  # fork, threads
             pid = os.fork()
             if pid == 0:
+                from django.tasks import task_backends
+                from django.tasks.exceptions import TaskResultDoesNotExist
+
+                try:
+                    task_backends["cpu"].get_result(warm.id)
+                except TaskResultDoesNotExist:
+                    pass  # an empty store of its own
+                else:
+                    raise AssertionError("the forked process sees its parent's result")
                 mine = wait(script_tasks.touch.enqueue(path + ".child"), timeout=60)
                 assert mine.status == "SUCCESSFUL", mine.errors
                 assert int(mine.worker_ids[0].split(":")[1]) not in children
@@ -143,7 +158,7 @@ SCENARIO_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
 def test_configured_script_runs_tasks_and_drains_at_exit(
     start_method, tmp_path, deadline
 ):
@@ -168,6 +183,9 @@ def test_configured_script_runs_tasks_and_drains_at_exit(
     assert len(report["children"]) == 2
     # The task enqueued just before exit ran, in one of the workers.
     assert int(touched.read_text()) in report["children"]
+    # The deferred ones did not, and one warning said so.
+    assert not list(tmp_path.glob("touched-*"))
+    assert done.stderr.count("dropped 2 deferred task(s) not yet due") == 1
     # No worker outlived the script, not even as a zombie.
     for pid in report["children"]:
         with pytest.raises(ProcessLookupError):
@@ -218,7 +236,7 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         os.close(pidfd)
 
 
-@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
 def test_a_process_forked_after_use_gets_its_own_workers(
     start_method, tmp_path, deadline
 ):
