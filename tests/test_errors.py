@@ -71,6 +71,7 @@ def test_failures_leave_other_tasks_running(backend):
         tasks.interrupt_task,
         tasks.async_interrupt_task,
     ],
+    ids=["sync-exit", "async-exit", "sync-interrupt", "async-interrupt"],
 )
 def test_base_exceptions_do_not_end_the_worker(backend, task):
     # One worker: the task after runs on the very thread (or process) that

@@ -85,7 +85,9 @@ def test_timestamps_worker_id_and_attempts(backend, task, args, final):
     assert backend.get_result(result.id).worker_ids == result.worker_ids
 
 
-@pytest.mark.parametrize("task", [tasks.clock, tasks.async_clock])
+@pytest.mark.parametrize(
+    "task", [tasks.clock, tasks.async_clock], ids=["sync", "async"]
+)
 def test_started_at_and_finished_at_enclose_the_task_itself(backend, task):
     # started_at is taken just before the task function runs, finished_at just
     # after it returns: the worker's own times, not when the enqueuing process

@@ -16,9 +16,12 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
+    import atexit
     import json
     import multiprocessing
+    import pathlib
     import sys
+    import threading
 
 
     def main():
@@ -41,10 +44,18 @@ SCRIPT = textwrap.dedent(
         django.setup()
         import script_tasks
         from datetime import timedelta
+        from django.tasks.signals import task_started
         from django.utils import timezone
         from django_tasks_local import wait
 
         greeting = wait(script_tasks.greeting.enqueue(), timeout=60)
+        # RUNNING when main() returns: it waits for a file that only an exit
+        # handler creates (registered after ours, so it runs before the drain).
+        started = threading.Event()
+        task_started.connect(lambda sender, **kwargs: started.set(), weak=False)
+        script_tasks.touch_when.enqueue(touched + ".gate", touched + ".running")
+        assert started.wait(60)
+        atexit.register(pathlib.Path(touched + ".gate").touch)
         # Not waited for: the drain at interpreter exit must run it.
         script_tasks.touch.enqueue(touched)
         # Not due before exit: dropped, with one warning that counts them.
@@ -66,6 +77,7 @@ SCRIPT = textwrap.dedent(
 SCRIPT_TASKS = textwrap.dedent(
     """
     import os
+    import time
     from pathlib import Path
 
     from django.conf import settings
@@ -85,6 +97,14 @@ SCRIPT_TASKS = textwrap.dedent(
     @task(backend="cpu")
     def crash(code):
         os._exit(code)
+
+
+    @task(backend="cpu")
+    def touch_when(gate, path):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        Path(path).write_text(str(os.getpid()))
     """
 )
 
@@ -181,7 +201,9 @@ def test_configured_script_runs_tasks_and_drains_at_exit(
     worker_pid = int(report["worker"].split(":")[1])
     assert worker_pid in report["children"]
     assert len(report["children"]) == 2
-    # The task enqueued just before exit ran, in one of the workers.
+    # The task running at exit and the one enqueued just before both finished,
+    # in the workers.
+    assert int((tmp_path / "touched.running").read_text()) in report["children"]
     assert int(touched.read_text()) in report["children"]
     # The deferred ones did not, and one warning said so.
     assert not list(tmp_path.glob("touched-*"))
