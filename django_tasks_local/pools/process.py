@@ -370,11 +370,15 @@ class ProcessPool:
             return False
 
     def _broken_cycle(self) -> bool:
-        self._selector.select(None if not self._stop_requested else 0)
-        self._drain_wake_pipe()
+        """Fail every due job, then wait for a push, a deferred job falling due,
+        or ``stop()``. Failing first: the jobs that waited when the supervisor
+        broke must not wait for the next push, nor hold ``close()`` forever."""
         if self._stop_requested and self.scheduler.stopped:
             return True
         self._fail_waiting(f"the pool's supervisor failed: {self._broken!r}")
+        timeout = 0 if self._stop_requested else self.scheduler.seconds_to_next_due()
+        self._selector.select(timeout)
+        self._drain_wake_pipe()
         return False
 
     def _stop_cycle(self) -> bool:
