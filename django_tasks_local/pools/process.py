@@ -192,6 +192,9 @@ class ProcessPool:
         #: Mean task duration (seconds, moving average) for sizing batches.
         self._mean_duration = 0.01
         self._wake_pending = False
+        #: Jobs finished by the reports ``_read`` is applying, not yet counted
+        #: done in the scheduler (counted once per read, not once per job).
+        self._finished = 0
         #: Some child could take a job now, so enqueue() must wake the supervisor.
         #: While every child is busy it need not: the next report wakes it anyway,
         #: and a write to the wake pipe per enqueue would cost the web request a
@@ -548,30 +551,33 @@ class ProcessPool:
             open_ = False
         if child.outbox:
             self._flush(child)
-        finished = 0
         loads = pickle.loads
-        for payload in take_frames(inbox):
-            finished += self._handle(child, loads(payload))
-        if finished:
-            self.scheduler.done(finished)
+        try:
+            for payload in take_frames(inbox):
+                self._handle(child, loads(payload))
+        finally:
+            # Even if a report failed to apply (see ``_cycle``): a job finished
+            # and never counted done would keep join() and close() waiting.
+            if self._finished:
+                finished, self._finished = self._finished, 0
+                self.scheduler.done(finished)
         if not open_:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(child.fd)
         return open_
 
-    def _handle(self, child: _Child, message: tuple) -> int:
-        """Apply one report; return how many jobs it finished (0 or 1)."""
+    def _handle(self, child: _Child, message: tuple) -> None:
+        """Apply one report; a job it finished is counted in ``_finished``."""
         outcome, started_at = message
-        count = 0
         if outcome is not None:
             outcome = Outcome(*outcome)
             record = child.held.popleft()
+            self._finished += 1  # before anything here can fail
             child.running = False
             child.deadline = None
             duration = outcome.finished_at - outcome.started_at
             self._mean_duration += (duration - self._mean_duration) * 0.2
             self.reporter.finished(record, outcome, child.worker_id)
-            count = 1
             if (
                 self.max_tasks is not None
                 and child.sent >= self.max_tasks
@@ -593,7 +599,6 @@ class ProcessPool:
             child.ready = True
             child.deadline = None
             self._startup_failures = 0
-        return count
 
     def _report_finished(
         self, record: Record, outcome: Outcome, worker_id: str | None
