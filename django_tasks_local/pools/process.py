@@ -120,10 +120,10 @@ def describe_exit(pid: int, exitcode: int | None) -> str:
         return f"worker process {pid} died (exit status unknown)"
     if exitcode < 0:
         try:
-            name = signal.Signals(-exitcode).name
+            name = f"signal {signal.Signals(-exitcode).name}"
         except ValueError:
             name = "an unknown signal"
-        return f"worker process {pid} died with signal {name} ({exitcode})"
+        return f"worker process {pid} died with {name} ({exitcode})"
     return f"worker process {pid} exited with code {exitcode}"
 
 
