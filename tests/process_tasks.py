@@ -34,6 +34,12 @@ def echo(value):
 
 
 @task
+def mirror(text):
+    """``text`` reversed: a return value as large as the argument, and not it."""
+    return text[::-1]
+
+
+@task
 def exit_with(code):
     os._exit(code)
 

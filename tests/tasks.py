@@ -203,6 +203,20 @@ def wait_for_event_then_enqueue_add(name, a, b):
     return add.enqueue(a, b).id
 
 
+@task
+def wait_for_event_then_defer_noop(name):
+    """Block on ``EVENTS[name]``, then enqueue ``noop`` deferred by an hour;
+    return its id."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    if not EVENTS[name].wait(GATE_DEADLINE):
+        raise TimeoutError(f"event {name!r} was never set")
+    later = timezone.now() + timedelta(hours=1)
+    return noop.using(run_after=later).enqueue().id
+
+
 @task(takes_context=True)
 async def async_report_context(context, label):
     await asyncio.sleep(0)

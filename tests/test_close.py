@@ -147,3 +147,40 @@ def test_close_runs_due_tasks_enqueued_while_it_drains(signals, event_gate):
         assert workers_alive() == []
         child_id = backend.get_result(parent.id).return_value
         assert backend.get_result(child_id).return_value == 9
+
+
+def test_close_drops_deferred_tasks_enqueued_while_it_drains(
+    signals, event_gate, caplog
+):
+    config = {
+        "BACKEND": "django_tasks_local.ThreadPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 1},
+    }
+    with override_settings(TASKS={"default": config}):
+        backend = task_backends["default"]
+        gate = event_gate()
+        parent = tasks.wait_for_event_then_defer_noop.enqueue(gate.name)
+        signals.wait_for("started", parent.id)
+        later = timezone.now() + timedelta(hours=1)
+        first = tasks.noop.using(run_after=later).enqueue()
+        closer = threading.Thread(target=backend.close)
+        with caplog.at_level(logging.WARNING, logger="django_tasks_local"):
+            closer.start()
+            signals.wait_for("finished", first.id)  # close() is draining now
+            gate.open()  # the running task now enqueues a deferred task
+            closer.join(DEADLINE)
+        assert not closer.is_alive()
+        assert workers_alive() == []
+        parent = backend.get_result(parent.id)
+        assert parent.status == TaskResultStatus.SUCCESSFUL, parent.errors
+        dropped = backend.get_result(parent.return_value)
+
+    assert dropped.status == TaskResultStatus.FAILED
+    assert dropped.errors[0].exception_class is TaskDropped
+    assert "was dropped when alias 'default' closed" in dropped.errors[0].traceback
+    assert dropped.started_at is None
+    assert [s.name for s in signals.of(dropped.id)] == ["enqueued", "finished"]
+    # One warning for the drain, one for the late arrival.
+    messages = [w.getMessage() for w in warnings_of(caplog)]
+    assert len(messages) == 2
+    assert all("dropped 1 deferred task(s)" in m for m in messages)

@@ -1,9 +1,10 @@
 """ProcessPoolBackend on real worker processes: start methods, crashes, timeouts,
-recycling, pickling, the ORM, parallelism and clean shutdown.
+recycling, pickling, payloads larger than a pipe, the ORM, parallelism, a failing
+supervisor and clean shutdown.
 
 Only what differs by start method (start-up, Django setup, crashes, timeouts,
-recycling) runs under all three; the rest runs under the default, forkserver.
-Pools have two workers: every child costs a process start.
+recycling, large payloads) runs under all three; the rest runs under the
+default, forkserver. Pools have two workers: every child costs a process start.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import pickle
 import signal
 import socket
 import threading
+from datetime import timedelta
 
 import pytest
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.signals import task_finished, task_started
 from django.test import override_settings
+from django.utils import timezone
 
 from django_tasks_local import ProcessPoolBackend, WorkerDied, wait
 from django_tasks_local.execution import ReturnValueError
+from django_tasks_local.pools.process import ProcessPool, describe_exit
 from tests import process_tasks, tasks
 
 START_METHODS = ["fork", "forkserver", "spawn"]
@@ -293,6 +297,31 @@ def test_an_argument_that_cannot_be_pickled_fails_only_its_task(deadline):
     assert good.return_value == "fine"
 
 
+def test_megabyte_arguments_and_return_values_cross_exactly(start_method, deadline):
+    """Payloads many times a pipe's buffer: the supervisor writes each job in
+    pieces as the child reads, and reads each outcome in many chunks, without
+    blocking on one child. One task alone, then several at once."""
+
+    def text(n: int) -> str:
+        # Random, so a lost or reordered chunk cannot go unseen; not all ASCII.
+        return f"{n}:é€:" + os.urandom(1 << 20).hex()  # about 2 MB each
+
+    with process_pool(start_method):
+        alone = text(0)
+        first = on(ALIAS, process_tasks.mirror).enqueue(alone)
+        wait(first, timeout=deadline)
+        several = [text(n) for n in range(1, 5)]
+        results = [on(ALIAS, process_tasks.mirror).enqueue(t) for t in several]
+        for result in results:
+            wait(result, timeout=deadline)
+
+    assert first.status == TaskResultStatus.SUCCESSFUL, first.errors
+    assert first.return_value == alone[::-1]
+    for sent, result in zip(several, results, strict=True):
+        assert result.status == TaskResultStatus.SUCCESSFUL, result.errors
+        assert result.return_value == sent[::-1]
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_tasks_use_the_orm_on_the_same_database(method, deadline):
@@ -406,3 +435,134 @@ def test_a_task_whose_loading_kills_workers_fails_and_the_pool_survives(
         "exited with code 7",
     )
     assert later.return_value == 7
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_task_whose_module_fails_to_import_fails_and_its_worker_serves_on(
+    method, deadline
+):
+    """Unpickling the job imports the task's module, which raises in a worker:
+    the task fails with an ImportError that gives the cause, and the worker,
+    still sound, runs the next task."""
+    from tests import raise_on_load
+
+    with process_pool(method, MAX_WORKERS=1):
+        doomed = on(ALIAS, raise_on_load.never_runs).enqueue()
+        wait(doomed, timeout=deadline)
+        later = on(ALIAS, process_tasks.pid).enqueue()
+        wait(later, timeout=deadline)
+
+    assert_failed_with(
+        doomed,
+        ImportError,
+        "The worker process could not load this task",
+        "RuntimeError: raise_on_load refuses to be imported in a worker process",
+        "must be importable from its module path in a fresh process",
+    )
+    assert doomed.started_at is not None
+    assert doomed.finished_at >= doomed.started_at
+    # The same worker process ran the next task.
+    assert later.return_value == worker_pid(doomed) == worker_pid(later)
+
+
+class InjectedFault(Exception):
+    """Stands for a bug in the supervisor thread."""
+
+
+@pytest.mark.parametrize("fault", ["dispatch", "report"])
+def test_a_failing_supervisor_fails_tasks_instead_of_leaving_them_stuck(
+    fault, monkeypatch, signals, file_gate, caplog, deadline
+):
+    """An unexpected error in the supervisor, injected once just after a task
+    finished: before the next dispatch, or while its report is handled. The
+    error is logged, the workers are ended (their running task fails), every
+    task waiting or enqueued afterwards (deferred ones when due) fails instead
+    of hanging, close() returns, and the next enqueue gets a fresh pool."""
+    caplog.set_level("ERROR", logger="django_tasks_local")
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        raise InjectedFault("injected into the supervisor")
+
+    if fault == "dispatch":
+        real_dispatch = ProcessPool._dispatch
+
+        def dispatch(self):
+            if signals.names("finished") and not fired.is_set():
+                fire()
+            real_dispatch(self)
+
+        monkeypatch.setattr(ProcessPool, "_dispatch", dispatch)
+    else:
+        real_handle = ProcessPool._handle
+
+        def handle(self, child, message):
+            real_handle(self, child, message)
+            outcome, _ = message
+            if outcome is not None and not fired.is_set():
+                fire()
+
+        monkeypatch.setattr(ProcessPool, "_handle", handle)
+
+    with process_pool() as backend:
+        gates = [file_gate("first"), file_gate("second")]
+        running = [
+            on(ALIAS, tasks.wait_for_file).enqueue(gate.path, n)
+            for n, gate in enumerate(gates)
+        ]
+        for result in running:
+            signals.wait_for("started", result.id)
+        pids = {worker_pid(backend.get_result(r.id)) for r in running}
+        waiting = on(ALIAS, tasks.add).enqueue(1, 2)  # both workers are busy
+        gates[0].open()  # the first task finishes; the fault follows
+        for result in [*running, waiting]:
+            wait(result, timeout=deadline)
+        assert fired.is_set()
+        assert multiprocessing.active_children() == []
+        after = on(ALIAS, tasks.add).enqueue(2, 2)
+        soon = timezone.now() + timedelta(milliseconds=100)
+        deferred = on(ALIAS, tasks.add).using(run_after=soon).enqueue(3, 3)
+        for result in (after, deferred):
+            wait(result, timeout=deadline)
+        closer = threading.Thread(target=backend.close)
+        closer.start()
+        closer.join(deadline)
+        assert not closer.is_alive(), "close() hangs after the supervisor failed"
+        fresh = on(ALIAS, tasks.add).enqueue(20, 22)
+        wait(fresh, timeout=deadline)
+
+    [logged] = [r for r in caplog.records if "ending its workers" in r.getMessage()]
+    assert (
+        logged.getMessage() == "The supervisor of tasks-cpu failed; ending its workers"
+    )
+    assert logged.exc_info[0] is InjectedFault
+    # Each task failed for the broken pool is counted in the log too.
+    assert "the pool's supervisor failed: InjectedFault(" in caplog.text
+    first, second = running
+    assert first.return_value == 0  # it finished before the fault
+    assert_failed_with(
+        second,
+        WorkerDied,
+        f"died with signal SIGKILL (-{int(signal.SIGKILL)}) while running task",
+    )
+    broken = "cannot run: the pool's supervisor failed: InjectedFault("
+    for result in (waiting, after, deferred):
+        assert_failed_with(result, WorkerDied, broken, "injected into the supervisor")
+        assert [s.name for s in signals.of(result.id)] == ["enqueued", "finished"]
+    assert fresh.return_value == 42
+    assert worker_pid(fresh) not in pids
+
+
+def test_describe_exit_names_what_it_knows():
+    assert describe_exit(41, 3) == "worker process 41 exited with code 3"
+    assert describe_exit(41, -int(signal.SIGKILL)) == (
+        f"worker process 41 died with signal SIGKILL (-{int(signal.SIGKILL)})"
+    )
+    # Signal 200 does not exist on any platform; None is what a process that
+    # could not be joined reports.
+    assert (
+        describe_exit(41, -200)
+        == "worker process 41 died with an unknown signal (-200)"
+    )
+    assert describe_exit(41, None) == "worker process 41 died (exit status unknown)"

@@ -32,6 +32,8 @@ SCRIPT = textwrap.dedent(
             INSTALLED_APPS=[],
             USE_TZ=True,
             GREETING="configured in code",
+            # Cannot be pickled: not copied to spawn and forkserver workers.
+            GUARD_LOCK=threading.Lock(),
             TASKS={
                 "cpu": {
                     "BACKEND": "django_tasks_local.ProcessPoolBackend",
@@ -86,7 +88,7 @@ SCRIPT_TASKS = textwrap.dedent(
 
     @task(backend="cpu")
     def greeting():
-        return settings.GREETING
+        return [settings.GREETING, hasattr(settings, "GUARD_LOCK")]
 
 
     @task(backend="cpu")
@@ -196,8 +198,20 @@ def test_configured_script_runs_tasks_and_drains_at_exit(
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    # The worker set Django up from a copy of the settings given in code.
-    assert report["greeting"] == "configured in code"
+    # The worker set Django up from a copy of the settings given in code, all
+    # but the one that cannot be pickled, which one warning named.
+    greeting, has_lock = report["greeting"]
+    assert greeting == "configured in code"
+    skipped = (
+        "Settings GUARD_LOCK cannot be pickled and are not copied to worker "
+        f"processes (start method {start_method!r})"
+    )
+    if start_method == "fork":
+        assert has_lock  # inherited with the rest of the process
+        assert skipped not in done.stderr
+    else:
+        assert not has_lock
+        assert done.stderr.count(skipped) == 1
     worker_pid = int(report["worker"].split(":")[1])
     assert worker_pid in report["children"]
     assert len(report["children"]) == 2
