@@ -217,6 +217,24 @@ class Scheduler:
             waker()
         return True
 
+    def abandon(self) -> list[Any]:
+        """Stop at once and return every job not taken, due ones first in the
+        order they would have run, then deferred ones by due time.
+
+        For a pool that can no longer run anything (its supervisor failed): no
+        job can be pushed after this, so none is left behind. A later push
+        returns False with ``stopped`` set, and the caller starts afresh.
+        """
+        with self._lock:
+            self.stopped = True
+            jobs = [entry[2] for entry in sorted(self._ready)]
+            jobs += [entry[3] for entry in sorted(self._deferred)]
+            self._ready.clear()
+            self._deferred.clear()
+            self._not_empty.notify_all()
+            self._idle.notify_all()
+        return jobs
+
     def wake(self) -> None:
         """Make every waiter look at the clock again (tests that drive time)."""
         with self._lock:

@@ -470,14 +470,14 @@ class InjectedFault(Exception):
 
 
 @pytest.mark.parametrize("fault", ["dispatch", "report"])
-def test_a_failing_supervisor_fails_tasks_instead_of_leaving_them_stuck(
+def test_a_failing_supervisor_fails_its_tasks_and_the_next_enqueue_recovers(
     fault, monkeypatch, signals, file_gate, caplog, deadline
 ):
     """An unexpected error in the supervisor, injected once just after a task
     finished: before the next dispatch, or while its report is handled. The
     error is logged, the workers are ended (their running task fails), every
-    task waiting or enqueued afterwards (deferred ones when due) fails instead
-    of hanging, close() returns, and the next enqueue gets a fresh pool."""
+    task the pool had queued, due or deferred, fails at once instead of
+    hanging, and the next enqueue runs on a fresh pool; close() still works."""
     caplog.set_level("ERROR", logger="django_tasks_local")
     fired = threading.Event()
 
@@ -515,15 +515,17 @@ def test_a_failing_supervisor_fails_tasks_instead_of_leaving_them_stuck(
             signals.wait_for("started", result.id)
         pids = {worker_pid(backend.get_result(r.id)) for r in running}
         waiting = on(ALIAS, tasks.add).enqueue(1, 2)  # both workers are busy
+        later = timezone.now() + timedelta(hours=1)
+        deferred = on(ALIAS, tasks.add).using(run_after=later).enqueue(2, 3)
         gates[0].open()  # the first task finishes; the fault follows
-        for result in [*running, waiting]:
+        for result in [*running, waiting, deferred]:
             wait(result, timeout=deadline)
         assert fired.is_set()
         assert multiprocessing.active_children() == []
         after = on(ALIAS, tasks.add).enqueue(2, 2)
         soon = timezone.now() + timedelta(milliseconds=100)
-        deferred = on(ALIAS, tasks.add).using(run_after=soon).enqueue(3, 3)
-        for result in (after, deferred):
+        after_deferred = on(ALIAS, tasks.add).using(run_after=soon).enqueue(3, 3)
+        for result in (after, after_deferred):
             wait(result, timeout=deadline)
         closer = threading.Thread(target=backend.close)
         closer.start()
@@ -532,13 +534,13 @@ def test_a_failing_supervisor_fails_tasks_instead_of_leaving_them_stuck(
         fresh = on(ALIAS, tasks.add).enqueue(20, 22)
         wait(fresh, timeout=deadline)
 
-    [logged] = [r for r in caplog.records if "ending its workers" in r.getMessage()]
-    assert (
-        logged.getMessage() == "The supervisor of tasks-cpu failed; ending its workers"
+    [logged] = [r for r in caplog.records if "supervisor of" in r.getMessage()]
+    assert logged.getMessage() == (
+        "The supervisor of tasks-cpu failed; ending its workers and failing its "
+        "queued tasks. The next enqueue starts a new pool."
     )
     assert logged.exc_info[0] is InjectedFault
-    # Each task failed for the broken pool is counted in the log too.
-    assert "the pool's supervisor failed: InjectedFault(" in caplog.text
+    assert "failed 2 queued task(s)" in caplog.text
     first, second = running
     assert first.return_value == 0  # it finished before the fault
     assert_failed_with(
@@ -547,11 +549,13 @@ def test_a_failing_supervisor_fails_tasks_instead_of_leaving_them_stuck(
         f"died with signal SIGKILL (-{int(signal.SIGKILL)}) while running task",
     )
     broken = "cannot run: the pool's supervisor failed: InjectedFault("
-    for result in (waiting, after, deferred):
+    for result in (waiting, deferred):
         assert_failed_with(result, WorkerDied, broken, "injected into the supervisor")
         assert [s.name for s in signals.of(result.id)] == ["enqueued", "finished"]
-    assert fresh.return_value == 42
-    assert worker_pid(fresh) not in pids
+    # The next enqueues ran on a new pool, deferred ones on time.
+    assert [r.return_value for r in (after, after_deferred, fresh)] == [4, 6, 42]
+    assert not {worker_pid(r) for r in (after, after_deferred, fresh)} & pids
+    assert after_deferred.started_at >= soon
 
 
 def test_describe_exit_names_what_it_knows():

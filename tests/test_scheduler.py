@@ -186,6 +186,24 @@ def test_stop_releases_blocked_takers(scheduler):
         assert box == [None]
 
 
+def test_abandon_stops_at_once_and_returns_every_job_not_taken(scheduler, clock):
+    scheduler.push("later", 9, due=clock.now + 20)
+    scheduler.push("sooner", 0, due=clock.now + 10)
+    for name, priority in [("taken1", 0), ("taken2", 0), ("low", 0), ("high", 5)]:
+        scheduler.push(name, priority)
+    assert scheduler.take_nowait() == "high"
+    assert scheduler.take_nowait() == "taken1"
+    assert scheduler.abandon() == ["taken2", "low", "sooner", "later"]
+    assert scheduler.stopped is True
+    assert scheduler.push("next") is False
+    assert scheduler.take_nowait() is None
+    assert scheduler.seconds_to_next_due() is None
+    # The two jobs taken before are still in flight until they are done.
+    assert scheduler.wait_idle(timeout=0) is False
+    scheduler.done(2)
+    assert scheduler.wait_idle(timeout=0) is True
+
+
 def test_requeue_goes_back_in_front_of_its_priority(scheduler):
     scheduler.push("a", 1)
     scheduler.push("b", 1)

@@ -58,6 +58,10 @@ Decisions:
   worker itself) closes its copies of the pool's pipes, so workers see end of
   file when the parent dies, and forgets the parent's forkserver, so it can
   start workers of its own.
+- An unexpected error in the supervisor itself (a bug) retires the pool: its
+  workers are killed, every task it held or queued fails with ``WorkerDied``
+  naming the error, and the next enqueue starts a fresh pool. No task is left
+  waiting for a supervisor that is gone, and the alias keeps working.
 - Under ``spawn`` and ``forkserver`` the child imports the main module again:
   scripts must guard their entry point with ``if __name__ == "__main__":``.
 """
@@ -203,8 +207,6 @@ class ProcessPool:
         self._stop_requested = False
         #: time.monotonic() past which children told to stop are killed.
         self._grace_deadline: float | None = None
-        #: The error that broke the supervisor, if one did (see ``_cycle``).
-        self._broken: Exception | None = None
         self._thread: threading.Thread | None = None
         #: Made here, closed (never replaced) when the pool ends.
         self._selector: selectors.BaseSelector = selectors.DefaultSelector()
@@ -337,13 +339,10 @@ class ProcessPool:
     def _cycle(self) -> bool:
         """Wait for something to happen and handle it; True when the pool is done.
 
-        An unexpected error here is a bug: rather than leave tasks waiting for a
-        supervisor that no longer works, the pool ends its workers (their tasks
-        fail with ``WorkerDied``) and from then on fails every job it is given.
+        An unexpected error here is a bug. Rather than leave tasks waiting for a
+        supervisor that no longer works, the pool retires (see ``_retire``).
         """
         try:
-            if self._broken is not None:
-                return self._broken_cycle()
             timeout = self._next_timeout()
             for key, _ in self._selector.select(timeout):
                 data = key.data
@@ -362,27 +361,40 @@ class ProcessPool:
             self._flush_writes()
             return False
         except Exception as exc:
-            if self._broken is not None:
-                raise
             logger.exception(
-                "The supervisor of %s failed; ending its workers", self.name
+                "The supervisor of %s failed; ending its workers and failing its "
+                "queued tasks. The next enqueue starts a new pool.",
+                self.name,
             )
-            self._broken = exc
-            self._wants_work = True  # every push must reach _broken_cycle
-            self._kill_all()
-            return False
-
-    def _broken_cycle(self) -> bool:
-        """Fail every due job, then wait for a push, a deferred job falling due,
-        or ``stop()``. Failing first: the jobs that waited when the supervisor
-        broke must not wait for the next push, nor hold ``close()`` forever."""
-        if self._stop_requested and self.scheduler.stopped:
+            self._retire(exc)
             return True
-        self._fail_waiting(f"the pool's supervisor failed: {self._broken!r}")
-        timeout = 0 if self._stop_requested else self.scheduler.seconds_to_next_due()
-        self._selector.select(timeout)
-        self._drain_wake_pipe()
-        return False
+
+    def _retire(self, error: Exception) -> None:
+        """End this pool after a supervisor error, leaving no task behind.
+
+        The workers are killed (the tasks they were running fail with
+        ``WorkerDied``), then the scheduler is stopped and emptied in one step,
+        and every job in it, due or deferred, fails with a message naming the
+        error. A later enqueue finds the scheduler stopped and the runtime
+        starts a fresh pool, as after ``close()``: one bug costs the tasks in
+        the pool at that moment, not the alias until the process restarts.
+        """
+        self._kill_all()
+        abandoned = self.scheduler.abandon()
+        now = time.time()
+        for record in abandoned:
+            error_here = WorkerDied(
+                f"Task {record.task.module_path} (id {record.id}) cannot run: "
+                f"the pool's supervisor failed: {error!r}."
+            )
+            self.reporter.finished(record, failure(error_here, now, now), None)
+        if abandoned:
+            logger.error(
+                "Pool %s: the supervisor failed (%r); failed %d queued task(s).",
+                self.name,
+                error,
+                len(abandoned),
+            )
 
     def _stop_cycle(self) -> bool:
         """The scheduler stopped: tell idle children to exit, kill stragglers."""
