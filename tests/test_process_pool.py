@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from django_tasks_local import ProcessPoolBackend, WorkerDied, wait
 from django_tasks_local.execution import ReturnValueError
-from django_tasks_local.pools.process import ProcessPool, describe_exit
+from django_tasks_local.pools.process import ProcessPool
+from django_tasks_local.pools.worker_handle import describe_exit
 from tests import process_tasks, tasks
 
 START_METHODS = ["fork", "forkserver", "spawn"]

@@ -57,7 +57,7 @@ Decisions:
 - A process forked from the parent (gunicorn ``--preload``, or a ``fork``
   worker itself) closes its copies of the pool's pipes, so workers see end of
   file when the parent dies, and forgets the parent's forkserver, so it can
-  start workers of its own.
+  start workers of its own (``after_fork.py``).
 - An unexpected error in the supervisor itself (a bug) retires the pool: its
   workers are killed, every task it held or queued fails with ``WorkerDied``
   naming the error, and the next enqueue starts a fresh pool. No task is left
@@ -75,12 +75,8 @@ import multiprocessing.process
 import os
 import pickle
 import selectors
-import signal
-import socket
 import threading
 import time
-import weakref
-from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -89,9 +85,10 @@ from ..execution import Outcome, failure
 from ..options import PoolOptions
 from ..scheduler import Scheduler
 from ..store import Record
-from . import Reporter
+from . import Reporter, after_fork
 from .child import PROTOCOL, ChildSetup, child_main
 from .framing import frame, take_frames
+from .worker_handle import WorkerHandle, describe_exit
 
 logger = logging.getLogger("django_tasks_local")
 
@@ -115,67 +112,6 @@ MAX_STARTUP_STRIKES = 2
 READ_CHUNK = 1 << 16
 
 
-_live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
-
-
-def describe_exit(pid: int, exitcode: int | None) -> str:
-    """``died with signal SIGKILL (-9)`` or ``exited with code 3``, for messages."""
-    if exitcode is None:
-        return f"worker process {pid} died (exit status unknown)"
-    if exitcode < 0:
-        try:
-            name = f"signal {signal.Signals(-exitcode).name}"
-        except ValueError:
-            name = "an unknown signal"
-        return f"worker process {pid} died with {name} ({exitcode})"
-    return f"worker process {pid} exited with code {exitcode}"
-
-
-class _Child:
-    """What the supervisor knows about one worker process."""
-
-    __slots__ = (
-        "conn",
-        "deadline",
-        "fd",
-        "held",
-        "inbox",
-        "outbox",
-        "pid",
-        "process",
-        "ready",
-        "replaced",
-        "running",
-        "sent",
-        "stopping",
-        "timed_out",
-        "worker_id",
-    )
-
-    def __init__(self, process, conn) -> None:
-        self.process = process
-        self.conn = conn
-        self.fd: int = conn.fileno()
-        self.pid: int = process.pid
-        self.worker_id = f"{socket.gethostname()}:{process.pid}:MainThread"
-        #: Jobs sent and not finished, in the order the child runs them.
-        self.held: deque[Record] = deque()
-        #: The first held job has reported its start.
-        self.running = False
-        #: Jobs ever sent (for MAX_TASKS_PER_CHILD).
-        self.sent = 0
-        self.ready = False
-        #: A successor was started (quota reached and all work done).
-        self.replaced = False
-        self.stopping = False
-        self.timed_out = False
-        #: time.monotonic() past which the running job has overrun TIMEOUT, or
-        #: (before the child is ready) its start-up has taken too long.
-        self.deadline: float | None = None
-        self.inbox = bytearray()
-        self.outbox = bytearray()
-
-
 class ProcessPool:
     """``MAX_WORKERS`` worker processes and the thread that supervises them."""
 
@@ -189,7 +125,7 @@ class ProcessPool:
         self.start_method = options.start_method or "spawn"
         self.scheduler = scheduler
         self.reporter = reporter
-        self._children: dict[int, _Child] = {}  # by pipe fd
+        self._children: dict[int, WorkerHandle] = {}  # by pipe fd
         self._numbers = iter(range(1, 1 << 62))
         self._startup_failures = 0
         self._strikes: dict[str, int] = {}
@@ -225,7 +161,7 @@ class ProcessPool:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        _live_pools.add(self)
+        after_fork.register(self)
         try:
             for _ in range(self.size):
                 self._spawn()
@@ -263,14 +199,14 @@ class ProcessPool:
 
     # -- children ------------------------------------------------------------------
 
-    def _spawn(self) -> _Child:
+    def _spawn(self) -> WorkerHandle:
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=child_main,
             args=(child_end, self._setup, self.max_tasks),
             name=f"{self.name}-process-{next(self._numbers)}",
         )
-        # A forked child must not keep this end open either (see _forget_after_fork).
+        # A forked child must not keep this end open either (see forget_after_fork).
         self._spawning = parent_end
         try:
             process.start()
@@ -280,7 +216,7 @@ class ProcessPool:
         finally:
             self._spawning = None
             child_end.close()
-        child = _Child(process, parent_end)
+        child = WorkerHandle(process, parent_end)
         child.deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         os.set_blocking(child.fd, False)
         self._children[child.fd] = child
@@ -288,7 +224,7 @@ class ProcessPool:
         self._selector.register(process.sentinel, selectors.EVENT_READ, child.pid)
         return child
 
-    def _serving(self) -> list[_Child]:
+    def _serving(self) -> list[WorkerHandle]:
         return [c for c in self._children.values() if not c.replaced]
 
     def _replenish(self) -> None:
@@ -348,7 +284,7 @@ class ProcessPool:
                 data = key.data
                 if data is None:
                     self._drain_wake_pipe()
-                elif isinstance(data, _Child):
+                elif isinstance(data, WorkerHandle):
                     if self._children.get(data.fd) is data:
                         self._read(data)
                 else:
@@ -493,7 +429,7 @@ class ProcessPool:
             if len(batch) < room:
                 return
 
-    def _send(self, child: _Child, records: list[Record]) -> None:
+    def _send(self, child: WorkerHandle, records: list[Record]) -> None:
         blobs = []
         for record in records:
             try:
@@ -521,11 +457,11 @@ class ProcessPool:
 
     # -- pipe I/O (parent side, non-blocking) --
 
-    def _write(self, child: _Child, payload: bytes) -> None:
+    def _write(self, child: WorkerHandle, payload: bytes) -> None:
         child.outbox += frame(payload)
         self._flush(child)
 
-    def _flush(self, child: _Child) -> None:
+    def _flush(self, child: WorkerHandle) -> None:
         outbox = child.outbox
         try:
             while outbox:
@@ -544,7 +480,7 @@ class ProcessPool:
             if child.outbox:
                 self._flush(child)
 
-    def _read(self, child: _Child) -> bool:
+    def _read(self, child: WorkerHandle) -> bool:
         """Read and handle what the child sent. False at end of file."""
         inbox = child.inbox
         open_ = True
@@ -578,7 +514,7 @@ class ProcessPool:
                 self._selector.unregister(child.fd)
         return open_
 
-    def _handle(self, child: _Child, message: tuple) -> None:
+    def _handle(self, child: WorkerHandle, message: tuple) -> None:
         """Apply one report; a job it finished is counted in ``_finished``."""
         outcome, started_at = message
         if outcome is not None:
@@ -646,7 +582,7 @@ class ProcessPool:
                 self._reap(child)
                 return
 
-    def _reap(self, child: _Child) -> None:
+    def _reap(self, child: WorkerHandle) -> None:
         """The child exited: account for every job it held, replace it."""
         self._read(child)  # its last reports are still in the pipe
         child.process.join(STOP_GRACE_SECONDS)
@@ -702,7 +638,9 @@ class ProcessPool:
             for record in held:
                 self.scheduler.requeue(record, record.task.priority)
 
-    def _strike(self, record: Record, child: _Child, exitcode: int | None) -> None:
+    def _strike(
+        self, record: Record, child: WorkerHandle, exitcode: int | None
+    ) -> None:
         strikes = self._strikes.get(record.id, 0) + 1
         if strikes < MAX_STARTUP_STRIKES:
             self._strikes[record.id] = strikes
@@ -728,14 +666,14 @@ class ProcessPool:
 
     def _close_fds(self) -> None:
         self.scheduler.waker = None
-        _live_pools.discard(self)
+        after_fork.unregister(self)
         self._selector.close()  # closing twice does nothing
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
 
-    def _forget_after_fork(self) -> None:
+    def forget_after_fork(self) -> None:
         """In a forked child of the parent: drop the parent's pipes, touch nothing.
 
         Each worker learns that the parent is gone from end of file on its pipe,
@@ -754,40 +692,3 @@ class ProcessPool:
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
-
-
-def _after_fork_in_child() -> None:
-    # Pipes of the parent's workers must not stay open in a forked process: the
-    # workers would not see end of file when the parent goes away.
-    for pool in list(_live_pools):
-        pool._forget_after_fork()
-    _live_pools.clear()
-    _forget_parents_forkserver()
-
-
-def _forget_parents_forkserver() -> None:
-    """Let a forked process (gunicorn ``--preload``) start its own forkserver.
-
-    multiprocessing keeps the parent's forkserver in a module-level object that
-    ``os.fork()`` copies; the child then fails to start any process, because
-    the server is not its child (``ChildProcessError``). Forgetting it (and
-    closing the child's copy of its keep-alive pipe) makes the next start launch
-    a server of the child's own; the parent's server is left alone.
-    """
-    try:
-        from multiprocessing.forkserver import _forkserver
-    except ImportError:  # a platform without forkserver
-        return
-    server: Any = _forkserver  # private attributes, which typeshed does not list
-    if server._forkserver_pid is None:
-        return
-    if server._forkserver_alive_fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(server._forkserver_alive_fd)
-    server._forkserver_alive_fd = None
-    server._forkserver_address = None
-    server._forkserver_pid = None
-    server._lock = threading.Lock()  # another thread may have held it at fork
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
