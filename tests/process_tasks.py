@@ -4,6 +4,7 @@ process imports them by path under every start method."""
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import signal
 import threading
@@ -48,6 +49,14 @@ def exit_with(code):
 def kill_self(signal_number):
     os.kill(os.getpid(), signal_number)
     threading.Event().wait()  # not reached: the signal ends the process
+
+
+@task
+def stall_at_exit():
+    """Return at once, but leave this worker unable to exit: a finaliser that
+    multiprocessing runs as the worker process ends blocks for ever."""
+    multiprocessing.util.Finalize(None, threading.Event().wait, exitpriority=0)
+    return os.getpid()
 
 
 @task

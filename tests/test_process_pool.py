@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from django_tasks_local import ProcessPoolBackend, WorkerDied, wait
 from django_tasks_local.execution import ReturnValueError
+from django_tasks_local.pools import process as process_module
 from django_tasks_local.pools.process import ProcessPool
 from django_tasks_local.pools.worker_handle import describe_exit
 from tests import process_tasks, tasks
@@ -557,6 +558,29 @@ def test_a_failing_supervisor_fails_its_tasks_and_the_next_enqueue_recovers(
     assert [r.return_value for r in (after, after_deferred, fresh)] == [4, 6, 42]
     assert not {worker_pid(r) for r in (after, after_deferred, fresh)} & pids
     assert after_deferred.started_at >= soon
+
+
+def test_a_worker_that_does_not_exit_when_told_is_killed(monkeypatch, caplog, deadline):
+    """close() tells idle workers to exit and waits STOP_GRACE_SECONDS; one that
+    is still there is killed and reaped, and close() returns."""
+    monkeypatch.setattr(process_module, "STOP_GRACE_SECONDS", 0.5)
+    caplog.set_level("WARNING", logger="django_tasks_local")
+    with process_pool(MAX_WORKERS=1) as backend:
+        stalled = on(ALIAS, process_tasks.stall_at_exit).enqueue()
+        wait(stalled, timeout=deadline)
+        closer = threading.Thread(target=backend.close)
+        closer.start()
+        closer.join(deadline)
+        assert not closer.is_alive(), "close() waits for a worker that never exits"
+
+    pid = worker_pid(stalled)
+    assert stalled.return_value == pid
+    assert (
+        f"worker process {pid} did not exit within 0.5 seconds of being told to "
+        "stop; killing it"
+    ) in caplog.text
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped, not a zombie
 
 
 def test_describe_exit_names_what_it_knows():
