@@ -15,7 +15,7 @@ from django.tasks import task_backends
 from django.test import override_settings
 
 from django_tasks_local import runtime
-from tests.support import DEADLINE, EventGate, FileGate, SignalRecorder
+from tests.support import DEADLINE, EventGate, PipeGate, SignalRecorder
 
 
 def _our_threads() -> set[threading.Thread]:
@@ -93,19 +93,19 @@ def signals():
 
 
 @pytest.fixture
-def file_gate(tmp_path):
-    """Make ``FileGate``s (for tasks in either pool); all are opened at teardown,
+def pipe_gate(tmp_path):
+    """Make ``PipeGate``s (for tasks in either pool); all are opened at teardown,
     so no gated task is left blocking the pool."""
-    made: list[FileGate] = []
+    made: list[PipeGate] = []
 
-    def make(name: str = "gate") -> FileGate:
-        gate = FileGate(tmp_path / f"{name}-{len(made)}")
+    def make(name: str = "gate") -> PipeGate:
+        gate = PipeGate(tmp_path / f"{name}-{len(made)}")
         made.append(gate)
         return gate
 
     yield make
     for gate in made:
-        gate.open()
+        gate.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ Nothing here sleeps: waiting is on conditions with deadlines.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +116,36 @@ class SignalRecorder:
         return ids
 
 
-class FileGate:
-    """A file a task waits for (``tasks.wait_for_file``); works across processes."""
+class PipeGate:
+    """A gate a task waits on (``tasks.wait_for_gate``), in any process.
+
+    A named pipe that this side holds open for reading and writing (so a task
+    can open it at any time without blocking): ``open()`` writes one byte, which
+    wakes every task selecting on it, and first leaves a file saying the gate is
+    open, for tasks that start waiting after ``close()``, when the pipe has no
+    writer and keeps no byte.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
+        os.mkfifo(self.path)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self._opened = False
 
     def open(self) -> None:
-        Path(self.path).touch()
+        if self._opened:
+            return
+        self._opened = True
+        Path(self.path + tasks.OPENED_SUFFIX).touch()
+        if self._fd is not None:
+            os.write(self._fd, b"\0")
+
+    def close(self) -> None:
+        """Open the gate, and let go of the pipe."""
+        self.open()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class EventGate:

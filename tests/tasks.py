@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import threading
 import time
 
@@ -52,18 +53,32 @@ def wait_for_event(name, value=None):
     return value
 
 
-@task
-def wait_for_file(path, value=None):
-    """Block until the file ``path`` exists; return ``value``.
+#: Appended to a ``PipeGate``'s path: the file that says the gate is open.
+OPENED_SUFFIX = ".opened"
 
-    Works in worker processes too. There is no portable event for "a file
-    appeared", so this looks every few milliseconds.
-    """
-    deadline = time.monotonic() + GATE_DEADLINE
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"file {path!r} never appeared")
-        time.sleep(0.002)
+
+def gate_is_open(path: str) -> bool:
+    """Block until the ``PipeGate`` at ``path`` opens: True, or False past
+    ``GATE_DEADLINE``. Nothing polls: the gate is a named pipe that becomes
+    readable when the test writes to it. The reading end is open before the
+    "opened" file is checked, so a gate opened at any moment is seen, and the
+    file answers for a gate opened (and maybe closed) before this began."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if os.path.exists(path + OPENED_SUFFIX):
+            return True
+        readable, _, _ = select.select([fd], [], [], GATE_DEADLINE)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+@task
+def wait_for_gate(path, value=None):
+    """Block until the ``PipeGate`` at ``path`` opens; return ``value``. Works in
+    worker processes too."""
+    if not gate_is_open(path):
+        raise TimeoutError(f"gate {path!r} was never opened")
     return value
 
 

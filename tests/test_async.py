@@ -51,11 +51,11 @@ def test_async_api_end_to_end(backend):
     assert by_task.return_value == 42
 
 
-def test_arefresh_updates_the_result_in_place(backend, file_gate):
-    gate = file_gate()
+def test_arefresh_updates_the_result_in_place(backend, pipe_gate):
+    gate = pipe_gate()
 
     async def scenario():
-        result = await tasks.wait_for_file.aenqueue(gate.path, "v")
+        result = await tasks.wait_for_gate.aenqueue(gate.path, "v")
         before = result.status
         gate.open()
         await asyncio.to_thread(backend.join, DEADLINE)

@@ -31,10 +31,10 @@ def run_threads(target, count):
     assert errors == []
 
 
-def test_max_workers_tasks_run_at_once_and_no_more(backend, signals, file_gate):
+def test_max_workers_tasks_run_at_once_and_no_more(backend, signals, pipe_gate):
     # The backend fixture has MAX_WORKERS=2.
-    gate = file_gate()
-    held = [tasks.wait_for_file.enqueue(gate.path, n) for n in range(3)]
+    gate = pipe_gate()
+    held = [tasks.wait_for_gate.enqueue(gate.path, n) for n in range(3)]
     ids = [r.id for r in held]
     running = signals.wait_for_many("started", ids, 2)
     [waiting] = [r for r in held if r.id not in running]

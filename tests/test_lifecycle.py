@@ -25,15 +25,15 @@ def read_elsewhere(result_id):
 
 @pytest.mark.backend_options(MAX_WORKERS=1)
 def test_ready_until_a_worker_begins_then_running_then_successful(
-    backend, signals, file_gate
+    backend, signals, pipe_gate
 ):
     # The only worker is held by a blocker.
-    blocker_gate = file_gate("blocker")
-    blocker = tasks.wait_for_file.enqueue(blocker_gate.path)
+    blocker_gate = pipe_gate("blocker")
+    blocker = tasks.wait_for_gate.enqueue(blocker_gate.path)
     signals.wait_for("started", blocker.id)
 
-    gate = file_gate("second")
-    second = tasks.wait_for_file.enqueue(gate.path, "done")
+    gate = pipe_gate("second")
+    second = tasks.wait_for_gate.enqueue(gate.path, "done")
     assert backend.get_result(second.id).status == TaskResultStatus.READY
     assert read_elsewhere(second.id).status == TaskResultStatus.READY
     assert read_elsewhere(second.id).started_at is None
@@ -120,9 +120,9 @@ def test_worker_keeps_serving_after_a_failure(backend):
     assert [r.return_value for r in ok] == [0, 2, 4]
 
 
-def test_snapshots_are_independent(backend, file_gate):
-    gate = file_gate()
-    result = tasks.wait_for_file.enqueue(gate.path)
+def test_snapshots_are_independent(backend, pipe_gate):
+    gate = pipe_gate()
+    result = tasks.wait_for_gate.enqueue(gate.path)
     copy = backend.get_result(result.id)
     gate.open()
     wait(result, timeout=DEADLINE)

@@ -14,9 +14,9 @@ from tests.support import DEADLINE
 
 
 @pytest.mark.backend_options(MAX_WORKERS=1)
-def test_queued_tasks_run_by_priority_then_enqueue_order(backend, signals, file_gate):
-    gate = file_gate()
-    blocker = tasks.wait_for_file.enqueue(gate.path)
+def test_queued_tasks_run_by_priority_then_enqueue_order(backend, signals, pipe_gate):
+    gate = pipe_gate()
+    blocker = tasks.wait_for_gate.enqueue(gate.path)
     signals.wait_for("started", blocker.id)
 
     queued = {}
@@ -41,9 +41,9 @@ def test_queued_tasks_run_by_priority_then_enqueue_order(backend, signals, file_
 
 
 @pytest.mark.backend_options(MAX_WORKERS=1)
-def test_same_priority_runs_in_enqueue_order(backend, signals, file_gate):
-    gate = file_gate()
-    blocker = tasks.wait_for_file.enqueue(gate.path)
+def test_same_priority_runs_in_enqueue_order(backend, signals, pipe_gate):
+    gate = pipe_gate()
+    blocker = tasks.wait_for_gate.enqueue(gate.path)
     signals.wait_for("started", blocker.id)
     ids = [tasks.add.enqueue(n, 0).id for n in range(30)]
     gate.open()

@@ -178,12 +178,12 @@ def test_runs_every_kind_of_task_in_worker_processes(
 
 
 def test_a_dead_worker_fails_only_its_own_task(
-    start_method, signals, file_gate, deadline
+    start_method, signals, pipe_gate, deadline
 ):
     with process_pool(start_method) as backend:
         # One worker runs a held task while the other dies twice.
-        gate = file_gate()
-        held = on(ALIAS, tasks.wait_for_file).enqueue(gate.path, "survived")
+        gate = pipe_gate()
+        held = on(ALIAS, tasks.wait_for_gate).enqueue(gate.path, "survived")
         signals.wait_for("started", held.id)
         exited = on(ALIAS, process_tasks.exit_with).enqueue(3)
         killed = on(ALIAS, process_tasks.kill_self).enqueue(process_tasks.SIGKILL)
@@ -473,7 +473,7 @@ class InjectedFault(Exception):
 
 @pytest.mark.parametrize("fault", ["dispatch", "report"])
 def test_a_failing_supervisor_fails_its_tasks_and_the_next_enqueue_recovers(
-    fault, monkeypatch, signals, file_gate, caplog, deadline
+    fault, monkeypatch, signals, pipe_gate, caplog, deadline
 ):
     """An unexpected error in the supervisor, injected once just after a task
     finished: before the next dispatch, or while its report is handled. The
@@ -508,9 +508,9 @@ def test_a_failing_supervisor_fails_its_tasks_and_the_next_enqueue_recovers(
         monkeypatch.setattr(ProcessPool, "_handle", handle)
 
     with process_pool() as backend:
-        gates = [file_gate("first"), file_gate("second")]
+        gates = [pipe_gate("first"), pipe_gate("second")]
         running = [
-            on(ALIAS, tasks.wait_for_file).enqueue(gate.path, n)
+            on(ALIAS, tasks.wait_for_gate).enqueue(gate.path, n)
             for n, gate in enumerate(gates)
         ]
         for result in running:

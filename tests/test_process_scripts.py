@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     import atexit
     import json
     import multiprocessing
-    import pathlib
+    import os
     import sys
     import threading
 
@@ -51,13 +51,17 @@ SCRIPT = textwrap.dedent(
         from django_tasks_local import wait
 
         greeting = wait(script_tasks.greeting.enqueue(), timeout=60)
-        # RUNNING when main() returns: it waits for a file that only an exit
-        # handler creates (registered after ours, so it runs before the drain).
+        # RUNNING when main() returns: it waits on a named pipe that only an
+        # exit handler writes to (registered after ours, so it runs before the
+        # drain). This process holds the pipe open until it ends.
+        gate = touched + ".gate"
+        os.mkfifo(gate)
+        gate_fd = os.open(gate, os.O_RDWR | os.O_NONBLOCK)
         started = threading.Event()
         task_started.connect(lambda sender, **kwargs: started.set(), weak=False)
-        script_tasks.touch_when.enqueue(touched + ".gate", touched + ".running")
+        script_tasks.touch_when.enqueue(gate, touched + ".running")
         assert started.wait(60)
-        atexit.register(pathlib.Path(touched + ".gate").touch)
+        atexit.register(os.write, gate_fd, b"\\0")
         # Not waited for: the drain at interpreter exit must run it.
         script_tasks.touch.enqueue(touched)
         # Not due before exit: dropped, with one warning that counts them.
@@ -79,7 +83,7 @@ SCRIPT = textwrap.dedent(
 SCRIPT_TASKS = textwrap.dedent(
     """
     import os
-    import time
+    import select
     from pathlib import Path
 
     from django.conf import settings
@@ -103,9 +107,13 @@ SCRIPT_TASKS = textwrap.dedent(
 
     @task(backend="cpu")
     def touch_when(gate, path):
-        deadline = time.monotonic() + 60
-        while not os.path.exists(gate) and time.monotonic() < deadline:
-            time.sleep(0.002)
+        # Until the script writes to the named pipe ``gate``.
+        fd = os.open(gate, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not select.select([fd], [], [], 60)[0]:
+                raise TimeoutError(f"nothing was written to {gate}")
+        finally:
+            os.close(fd)
         Path(path).write_text(str(os.getpid()))
     """
 )

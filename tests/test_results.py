@@ -46,9 +46,9 @@ def test_task_get_result_and_mismatch(backend):
         tasks.add.get_result("no-such-id")
 
 
-def test_refresh_updates_in_place(backend, file_gate):
-    gate = file_gate()
-    result = tasks.wait_for_file.enqueue(gate.path, [1, 2])
+def test_refresh_updates_in_place(backend, pipe_gate):
+    gate = pipe_gate()
+    result = tasks.wait_for_gate.enqueue(gate.path, [1, 2])
     assert result.status == TaskResultStatus.READY
     gate.open()
     assert backend.join(DEADLINE)
@@ -89,9 +89,9 @@ def test_reading_counts_as_use(backend, read):
 
 
 @pytest.mark.backend_options(MAX_RESULTS=1)
-def test_ready_and_running_results_are_never_evicted(backend, signals, file_gate):
-    gate = file_gate()
-    running = tasks.wait_for_file.enqueue(gate.path, "held")
+def test_ready_and_running_results_are_never_evicted(backend, signals, pipe_gate):
+    gate = pipe_gate()
+    running = tasks.wait_for_gate.enqueue(gate.path, "held")
     signals.wait_for("started", running.id)
     later = timezone.now() + timedelta(hours=1)
     deferred = tasks.noop.using(run_after=later).enqueue()

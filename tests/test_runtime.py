@@ -67,14 +67,14 @@ def one_worker_config(kind: str) -> dict:
 
 
 @pytest.mark.parametrize("kind", list(BACKENDS))
-def test_different_aliases_have_separate_pools_and_stores(kind, signals, file_gate):
+def test_different_aliases_have_separate_pools_and_stores(kind, signals, pipe_gate):
     config = one_worker_config(kind)
     with override_settings(TASKS={"default": config, "mail": config}):
         default, mail = task_backends["default"], task_backends["mail"]
         assert default.runtime is not mail.runtime
         # The only worker of "default" is held; "mail" still runs a task at once.
-        gate = file_gate()
-        held = tasks.wait_for_file.enqueue(gate.path, "held")
+        gate = pipe_gate()
+        held = tasks.wait_for_gate.enqueue(gate.path, "held")
         signals.wait_for("started", held.id)
         on_mail = wait(tasks.whoami.using(backend="mail").enqueue(), timeout=DEADLINE)
         assert on_mail.status == TaskResultStatus.SUCCESSFUL

@@ -30,9 +30,9 @@ def test_wait_refreshes_in_place_and_returns_the_same_object(backend):
     assert result.worker_ids
 
 
-def test_wait_times_out_and_leaves_the_result_as_it_was(backend, file_gate):
-    gate = file_gate()
-    result = tasks.wait_for_file.enqueue(gate.path)
+def test_wait_times_out_and_leaves_the_result_as_it_was(backend, pipe_gate):
+    gate = pipe_gate()
+    result = tasks.wait_for_gate.enqueue(gate.path)
     with pytest.raises(TimeoutError, match=result.id):
         wait(result, timeout=SHORT)
     assert result.status == TaskResultStatus.READY
@@ -60,11 +60,11 @@ def package_calls_while(call) -> int:
     return calls
 
 
-def test_wait_does_not_poll(backend, signals, file_gate):
+def test_wait_does_not_poll(backend, signals, pipe_gate):
     # A poller would check again and again while it waits, so the longer wait
     # would make more calls; an event-driven wait makes the same few calls.
-    gate = file_gate()
-    held = tasks.wait_for_file.enqueue(gate.path)
+    gate = pipe_gate()
+    held = tasks.wait_for_gate.enqueue(gate.path)
     signals.wait_for("started", held.id)  # RUNNING for both waits
 
     def wait_out(seconds):
@@ -82,9 +82,9 @@ def test_wait_does_not_poll(backend, signals, file_gate):
     assert wait(held, timeout=DEADLINE).status == TaskResultStatus.SUCCESSFUL
 
 
-def test_wait_and_join_without_a_timeout_block_until_done(backend, file_gate):
-    gate = file_gate()
-    held = tasks.wait_for_file.enqueue(gate.path, "late")
+def test_wait_and_join_without_a_timeout_block_until_done(backend, pipe_gate):
+    gate = pipe_gate()
+    held = tasks.wait_for_gate.enqueue(gate.path, "late")
     outcome = {}
     waiter = threading.Thread(target=lambda: outcome.update(waited=wait(held)))
     joiner = threading.Thread(target=lambda: outcome.update(joined=backend.join()))
@@ -104,9 +104,9 @@ def test_wait_on_a_finished_result_returns_at_once(backend):
     assert wait(result, timeout=0) is result
 
 
-def test_many_threads_waiting_on_one_result_all_wake(backend, file_gate):
-    gate = file_gate()
-    result = tasks.wait_for_file.enqueue(gate.path, "ok")
+def test_many_threads_waiting_on_one_result_all_wake(backend, pipe_gate):
+    gate = pipe_gate()
+    result = tasks.wait_for_gate.enqueue(gate.path, "ok")
     seen = []
     lock = threading.Lock()
 
@@ -167,9 +167,9 @@ def test_join_waits_for_running_and_queued_tasks(backend):
     assert statuses == {TaskResultStatus.SUCCESSFUL}
 
 
-def test_join_returns_false_when_the_timeout_passes_first(backend, file_gate):
-    gate = file_gate()
-    held = tasks.wait_for_file.enqueue(gate.path)
+def test_join_returns_false_when_the_timeout_passes_first(backend, pipe_gate):
+    gate = pipe_gate()
+    held = tasks.wait_for_gate.enqueue(gate.path)
     assert backend.join(timeout=SHORT) is False
     assert backend.get_result(held.id).is_finished is False
     gate.open()
@@ -187,12 +187,12 @@ def test_join_does_not_wait_for_deferred_tasks_not_yet_due(backend):
 
 
 @pytest.mark.parametrize("kind", list(BACKENDS))
-def test_join_is_per_alias(kind, file_gate):
+def test_join_is_per_alias(kind, pipe_gate):
     config = {**BACKENDS[kind], "OPTIONS": {**BACKENDS[kind].get("OPTIONS", {})}}
     config["OPTIONS"]["MAX_WORKERS"] = 1
     with override_settings(TASKS={"default": config, "other": config}):
-        gate = file_gate()
-        held = tasks.wait_for_file.enqueue(gate.path)
+        gate = pipe_gate()
+        held = tasks.wait_for_gate.enqueue(gate.path)
         other = task_backends["other"]
         assert wait(tasks.noop.using(backend="other").enqueue(), timeout=DEADLINE)
         assert other.join(timeout=SHORT) is True
