@@ -32,10 +32,10 @@ def warnings_of(caplog):
 
 @pytest.mark.backend_options(MAX_WORKERS=1)
 def test_close_finishes_running_and_due_tasks_and_drops_deferred_ones(
-    backend, signals, file_gate, caplog
+    backend, signals, pipe_gate, caplog
 ):
-    gate = file_gate()
-    running = tasks.wait_for_file.enqueue(gate.path, "ran")
+    gate = pipe_gate()
+    running = tasks.wait_for_gate.enqueue(gate.path, "ran")
     signals.wait_for("started", running.id)
     due = tasks.add.enqueue(2, 3)
     later = timezone.now() + timedelta(hours=1)
@@ -126,32 +126,13 @@ def test_close_or_join_from_a_task_of_the_alias_fails_instead_of_hanging(method)
     assert wait(tasks.add.enqueue(1, 2), timeout=DEADLINE).return_value == 3
 
 
-def test_close_runs_due_tasks_enqueued_while_it_drains(signals, event_gate):
-    config = {
-        "BACKEND": "django_tasks_local.ThreadPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 1},
-    }
-    with override_settings(TASKS={"default": config}):
-        backend = task_backends["default"]
-        gate = event_gate()
-        parent = tasks.wait_for_event_then_enqueue_add.enqueue(gate.name, 4, 5)
-        signals.wait_for("started", parent.id)
-        later = timezone.now() + timedelta(hours=1)
-        deferred = tasks.noop.using(run_after=later).enqueue()
-        closer = threading.Thread(target=backend.close)
-        closer.start()
-        signals.wait_for("finished", deferred.id)  # close() is draining now
-        gate.open()  # the running task now enqueues a due task
-        closer.join(DEADLINE)
-        assert not closer.is_alive()
-        assert workers_alive() == []
-        child_id = backend.get_result(parent.id).return_value
-        assert backend.get_result(child_id).return_value == 9
-
-
-def test_close_drops_deferred_tasks_enqueued_while_it_drains(
-    signals, event_gate, caplog
+def close_while_a_running_task_enqueues(
+    signals, event_gate, caplog, parent_task, *args
 ):
+    """On one worker thread: a task runs and a deferred one waits; close() starts
+    (dropping the deferred one), and only then does the running task enqueue,
+    through ``parent_task``. Return the backend and the parent's final result,
+    once close() has returned and the workers are gone."""
     config = {
         "BACKEND": "django_tasks_local.ThreadPoolBackend",
         "OPTIONS": {"MAX_WORKERS": 1},
@@ -159,7 +140,7 @@ def test_close_drops_deferred_tasks_enqueued_while_it_drains(
     with override_settings(TASKS={"default": config}):
         backend = task_backends["default"]
         gate = event_gate()
-        parent = tasks.wait_for_event_then_defer_noop.enqueue(gate.name)
+        parent = parent_task.enqueue(gate.name, *args)
         signals.wait_for("started", parent.id)
         later = timezone.now() + timedelta(hours=1)
         first = tasks.noop.using(run_after=later).enqueue()
@@ -167,13 +148,29 @@ def test_close_drops_deferred_tasks_enqueued_while_it_drains(
         with caplog.at_level(logging.WARNING, logger="django_tasks_local"):
             closer.start()
             signals.wait_for("finished", first.id)  # close() is draining now
-            gate.open()  # the running task now enqueues a deferred task
+            gate.open()  # the running task enqueues now
             closer.join(DEADLINE)
         assert not closer.is_alive()
         assert workers_alive() == []
         parent = backend.get_result(parent.id)
         assert parent.status == TaskResultStatus.SUCCESSFUL, parent.errors
-        dropped = backend.get_result(parent.return_value)
+        return backend, parent
+
+
+def test_close_runs_due_tasks_enqueued_while_it_drains(signals, event_gate, caplog):
+    backend, parent = close_while_a_running_task_enqueues(
+        signals, event_gate, caplog, tasks.wait_for_event_then_enqueue_add, 4, 5
+    )
+    assert backend.get_result(parent.return_value).return_value == 9
+
+
+def test_close_drops_deferred_tasks_enqueued_while_it_drains(
+    signals, event_gate, caplog
+):
+    backend, parent = close_while_a_running_task_enqueues(
+        signals, event_gate, caplog, tasks.wait_for_event_then_defer_noop
+    )
+    dropped = backend.get_result(parent.return_value)
 
     assert dropped.status == TaskResultStatus.FAILED
     assert dropped.errors[0].exception_class is TaskDropped
