@@ -71,12 +71,10 @@ def _filter(signal: Signal, snapshot: list, sender: Any) -> list | None:
     return entries
 
 
-def send(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
-    """``signal.send(sender, **named)``: a receiver's exception propagates."""
-    entries = _matching(signal, sender)
-    if entries is None:
-        return signal.send(sender, **named)
-    responses = []
+def _live(entries: list) -> list[Any]:
+    """The receivers of ``entries`` still alive, whose sender is alive too, in
+    connection order: what Django's ``_live_receivers`` returns."""
+    receivers = []
     for receiver, sender_ref in entries:
         if isinstance(receiver, _WeakReference):
             receiver = receiver()
@@ -84,8 +82,19 @@ def send(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
                 continue
         if sender_ref is not None and sender_ref() is None:
             continue
-        responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
-    return responses
+        receivers.append(receiver)
+    return receivers
+
+
+def send(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    """``signal.send(sender, **named)``: a receiver's exception propagates."""
+    entries = _matching(signal, sender)
+    if entries is None:
+        return signal.send(sender, **named)
+    return [
+        (receiver, receiver(signal=signal, sender=sender, **named))
+        for receiver in _live(entries)
+    ]
 
 
 def send_robust(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
@@ -95,13 +104,7 @@ def send_robust(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, An
     if entries is None:
         return signal.send_robust(sender, **named)
     responses = []
-    for receiver, sender_ref in entries:
-        if isinstance(receiver, _WeakReference):
-            receiver = receiver()
-            if receiver is None:
-                continue
-        if sender_ref is not None and sender_ref() is None:
-            continue
+    for receiver in _live(entries):
         try:
             response = receiver(signal=signal, sender=sender, **named)
         except Exception as error:  # noqa: BLE001 - send_robust's own contract
