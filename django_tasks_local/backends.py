@@ -2,8 +2,9 @@
 
 Each instance is thin: Django makes one per thread, so all state lives in the
 alias's shared ``Runtime``. Options are validated when the backend is created;
-a ``Task`` is validated once per runtime and remembered, so the hot path of
-``enqueue()`` does no ``inspect`` work after the first call.
+the runtime validates a ``Task`` once (with this class's ``validate_task``) and
+remembers it, so the hot path of ``enqueue()`` does no ``inspect`` work after the
+first call.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .options import (
 from .pools import Pool
 from .pools.process import ProcessPool
 from .pools.thread import ThreadPool
-from .runtime import VALIDATED_TASKS_LIMIT, Runtime
+from .runtime import Runtime
 
 
 class LocalBackend(BaseTaskBackend):
@@ -67,29 +68,24 @@ class LocalBackend(BaseTaskBackend):
         return runtime
 
     def _make_runtime(self) -> Runtime:
-        return Runtime(self.alias, type(self), self.pool_options, self.pool_class)
+        return Runtime(
+            self.alias,
+            type(self),
+            self.pool_options,
+            self.pool_class,
+            self.validate_task,
+        )
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        runtime = self.runtime
-        if runtime.validated_ids.get(id(task)) is not task:
-            self._validate_once(runtime, task)
-        return runtime.enqueue(task, args, kwargs)
-
-    def _validate_once(self, runtime: Runtime, task: Task) -> None:
-        """Validate ``task`` unless an equal one was (``using()`` makes a new but
-        equal ``Task`` per call), and remember it by identity."""
-        validated, by_id = runtime.validated, runtime.validated_ids
-        if task not in validated:
-            self.validate_task(task)
-            if len(validated) >= VALIDATED_TASKS_LIMIT:
-                validated.clear()
-            validated.add(task)
-        if len(by_id) >= VALIDATED_TASKS_LIMIT:
-            by_id.clear()
-        by_id[id(task)] = task
+        return self.runtime.enqueue(task, args, kwargs)
 
     def get_result(self, result_id: str) -> TaskResult:
-        return self.runtime.store.get(result_id)
+        return self.runtime.get_result(result_id)
+
+    def wait_result(self, result_id: str, timeout: float | None = None) -> TaskResult:
+        """Block until the result is finished and return its final snapshot;
+        ``TimeoutError`` past ``timeout`` seconds. What ``wait()`` uses."""
+        return self.runtime.wait_result(result_id, timeout)
 
     def join(self, timeout: float | None = None) -> bool:
         """Block until nothing of this alias is READY (and due) or RUNNING.

@@ -2,7 +2,7 @@
 
 ::
 
-    Call (result id, task, args, kwargs)          ──► execute() in the worker
+    Job (result id, task, args, kwargs, attempt)  ──► execute() in the worker
         close_old_connections()
         current_result_id.set(id)
         report_started(started_at)                ──► parent: RUNNING, task_started
@@ -25,14 +25,13 @@ import time
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import fields
 from inspect import iscoroutinefunction
 from typing import Any, NamedTuple
 
 from django.db import close_old_connections
-from django.tasks.base import Task, TaskContext, TaskResultStatus
-from django.utils.module_loading import import_string
+from django.tasks.base import TaskContext, TaskResultStatus
 
+from .jobs import Job
 from .results import build_result, normalize_value
 
 logger = logging.getLogger(__name__)
@@ -40,85 +39,6 @@ logger = logging.getLogger(__name__)
 #: The id of the ``TaskResult`` the current task is running as; set while a task
 #: runs, in threads, in worker processes and in async tasks.
 current_result_id: ContextVar[str] = ContextVar("django_tasks_local.current_result_id")
-
-
-class Call:
-    """Everything a worker needs to run one task. Picklable for worker processes.
-
-    Pickling sends the task by its module path plus its options and rebuilds it
-    without asking a backend to validate it: the parent already did, and the child
-    may not have the alias (``override_settings(TASKS=...)`` lives in the parent).
-    """
-
-    __slots__ = ("args", "backend", "enqueued_at", "id", "kwargs", "task")
-
-    def __init__(
-        self,
-        id: str,
-        task: Task,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        backend: str,
-        enqueued_at: float,
-    ) -> None:
-        self.id = id
-        self.task = task
-        self.args = args
-        self.kwargs = kwargs
-        self.backend = backend
-        self.enqueued_at = enqueued_at
-
-    def __reduce__(self):
-        task = self.task
-        task_state = (
-            task.module_path,
-            task.priority,
-            task.backend,
-            task.queue_name,
-            task.run_after,
-            task.takes_context,
-        )
-        return (
-            _rebuild_call,
-            (
-                self.id,
-                task_state,
-                self.args,
-                self.kwargs,
-                self.backend,
-                self.enqueued_at,
-            ),
-        )
-
-
-_task_cache: dict[tuple, Task] = {}
-
-
-def _rebuild_task(state: tuple) -> Task:
-    """The ``Task`` a pickled ``Call`` names, imported from its module path."""
-    task = _task_cache.get(state)
-    if task is not None:
-        return task
-    module_path, priority, backend, queue_name, run_after, takes_context = state
-    target = import_string(module_path)
-    func = target.func if isinstance(target, Task) else target
-    task = object.__new__(Task)
-    values = {
-        "func": func,
-        "priority": priority,
-        "backend": backend,
-        "queue_name": queue_name,
-        "run_after": run_after,
-        "takes_context": takes_context,
-    }
-    for field in fields(Task):
-        object.__setattr__(task, field.name, values[field.name])
-    _task_cache[state] = task
-    return task
-
-
-def _rebuild_call(id, task_state, args, kwargs, backend, enqueued_at) -> Call:
-    return Call(id, _rebuild_task(task_state), args, kwargs, backend, enqueued_at)
 
 
 class Outcome(NamedTuple):
@@ -140,8 +60,22 @@ def exception_class_path(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def failure(exc: BaseException, started_at: float, finished_at: float) -> Outcome:
-    """An ``Outcome`` for an exception, with its class path and full traceback."""
+def failure(
+    exc: BaseException,
+    started_at: float,
+    finished_at: float,
+    *,
+    cause: BaseException | None = None,
+) -> Outcome:
+    """An ``Outcome`` for an exception, with its class path and full traceback.
+
+    The one place a failed outcome is built, whether the task raised ``exc`` or
+    the backend made it to say why the task could not run or report. ``cause``
+    (the error that made the backend give up) is chained, so the traceback shows
+    it as ``raise exc from cause`` would.
+    """
+    if cause is not None:
+        exc.__cause__ = cause
     return Outcome(
         False,
         None,
@@ -157,25 +91,25 @@ class ReturnValueError(TypeError):
 
 
 def execute(
-    call: Call, worker_id: str, report_started: Callable[[float], object]
+    job: Job, worker_id: str, report_started: Callable[[float], object]
 ) -> Outcome:
-    """Run ``call`` here and now and say how it ended. Never raises.
+    """Run ``job`` here and now and say how it ended. Never raises.
 
     ``report_started`` is called with the start time just before the task
     function, so RUNNING and ``started_at`` are facts, not guesses.
     """
     _close_old_connections()
-    token = current_result_id.set(call.id)
+    token = current_result_id.set(job.id)
     try:
         started_at = time.time()
         report_started(started_at)
         try:
-            value = _invoke(call, worker_id, started_at)
+            value = _invoke(job, worker_id, started_at)
             try:
                 value = normalize_value(value)
             except (TypeError, ValueError) as exc:
                 raise ReturnValueError(
-                    f"Task {call.task.module_path} returned a value that is not "
+                    f"Task {job.task.module_path} returned a value that is not "
                     f"JSON-serialisable ({type(value).__qualname__}): {exc}"
                 ) from exc
         except BaseException as exc:  # noqa: BLE001 - SystemExit too fails only the task
@@ -186,20 +120,20 @@ def execute(
         _close_old_connections()
 
 
-def _invoke(call: Call, worker_id: str, started_at: float) -> Any:
-    task = call.task
-    args = call.args
+def _invoke(job: Job, worker_id: str, started_at: float) -> Any:
+    task = job.task
+    args = job.args
     if task.takes_context:
         running = build_result(
             task=task,
-            result_id=call.id,
+            result_id=job.id,
             status=TaskResultStatus.RUNNING,
-            enqueued_at=call.enqueued_at,
+            enqueued_at=job.enqueued_at,
             started_at=started_at,
             finished_at=None,
-            args=call.args,
-            kwargs=call.kwargs,
-            backend=call.backend,
+            args=job.args,
+            kwargs=job.kwargs,
+            backend=job.backend,
             errors=[],
             worker_ids=[worker_id],
         )
@@ -208,9 +142,9 @@ def _invoke(call: Call, worker_id: str, started_at: float) -> Any:
     if _is_async(func):
         # The coroutine runs in a copy of this context, current_result_id included.
         return _event_loop().run(
-            func(*args, **call.kwargs), context=contextvars.copy_context()
+            func(*args, **job.kwargs), context=contextvars.copy_context()
         )
-    return func(*args, **call.kwargs)
+    return func(*args, **job.kwargs)
 
 
 #: Task function -> whether it is ``async def``. ``inspect.iscoroutinefunction``

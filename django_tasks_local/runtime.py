@@ -6,9 +6,12 @@ its store at once (no thread) and its scheduler and pool on the first enqueue.
 
 ::
 
-    enqueue() ─► Record ─► store.add ─► task_enqueued ─► scheduler.push
-    pool worker ─► started() ─► store: RUNNING ─► task_started
-                ─► finished() ─► store: SUCCESSFUL/FAILED ─► task_finished ─► waiters
+    enqueue() ─► validate once ─► Job ─► store.add ─► task_enqueued ─► scheduler.push
+    pool worker ─► started(job) ─► store: RUNNING ─► task_started
+                ─► finished(job) ─► store: SUCCESSFUL/FAILED ─► task_finished ─► waiters
+
+The store is reached through the ``Store`` protocol only (``stores/``), and the
+pool through ``Pool``: the runtime is the one place that knows both.
 
 Signals are sent here, outside every lock, from the thread that learned the fact
 (a worker thread, or the process pool's supervisor thread).
@@ -33,6 +36,7 @@ import multiprocessing.util  # noqa: F401
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.tasks.base import Task, TaskResult, TaskResultStatus
@@ -42,11 +46,13 @@ from . import dispatch
 from .exceptions import TaskDropped
 from .execution import Outcome, current_result_id, failure
 from .ids import new_result_id
+from .jobs import Job
 from .options import PoolOptions
 from .pools import Pool
 from .results import build_result, normalize_args, normalize_kwargs
 from .scheduler import Scheduler
-from .store import Record, Store
+from .stores import Store
+from .stores.memory import MemoryStore
 
 logger = logging.getLogger("django_tasks_local")
 
@@ -64,18 +70,21 @@ class Runtime:
         backend_class: type,
         options: PoolOptions,
         pool_class: type[Pool],
+        validate_task: Callable[[Task], None],
     ) -> None:
         self.alias = alias
         self.backend_class = backend_class
         self.options = options
         self.pool_class = pool_class
-        self.store = Store(alias, options.max_results)
+        self.store: Store = MemoryStore(alias, options.max_results)
+        #: The backend's ``validate_task`` (Django's rules for this alias).
+        self._validate_task = validate_task
         #: Tasks this alias has validated (``Task`` is frozen and hashable).
-        self.validated: set[Task] = set()
+        self._validated: set[Task] = set()
         #: The same, by ``id()``: hashing a ``Task`` hashes all its fields (about
         #: 1 µs per enqueue). The value keeps the task alive, so no other object
         #: can take its id while it is in here.
-        self.validated_ids: dict[int, Task] = {}
+        self._validated_ids: dict[int, Task] = {}
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self._pool: Pool | None = None
@@ -83,7 +92,10 @@ class Runtime:
     # -- enqueue ----------------------------------------------------------------
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        """Store, announce and queue one validated task; return it READY."""
+        """Validate (once per task), store, announce and queue one task; return
+        it READY."""
+        if self._validated_ids.get(id(task)) is not task:
+            self._validate_once(task)
         try:
             args = normalize_args(args)
             kwargs = normalize_kwargs(kwargs)
@@ -93,10 +105,10 @@ class Runtime:
                 f"JSON-serialisable: {exc}. Pass ids or plain data, not objects."
             ) from exc
         now = time.time()
-        record = Record(new_result_id(), task, args, kwargs, self.alias, now)
+        job = Job(new_result_id(), task, args, kwargs, self.alias, now)
         result = build_result(
             task=task,
-            result_id=record.id,
+            result_id=job.id,
             status=TaskResultStatus.READY,
             enqueued_at=now,
             started_at=None,
@@ -108,26 +120,39 @@ class Runtime:
             worker_ids=[],
         )
         store = self.store
-        store.add(record)
+        store.add(job)
         try:
             dispatch.send(task_enqueued, self.backend_class, task_result=result)
         except BaseException:
-            store.discard(record)
+            store.discard(job)
             raise
         due = task.run_after.timestamp() if task.run_after is not None else None
-        self._push(record, task.priority, due)
+        self._push(job, task.priority, due)
         return result
 
-    def _push(self, record: Record, priority: int, due: float | None) -> None:
+    def _validate_once(self, task: Task) -> None:
+        """Validate ``task`` unless an equal one was (``using()`` makes a new but
+        equal ``Task`` per call), and remember it by identity."""
+        validated, by_id = self._validated, self._validated_ids
+        if task not in validated:
+            self._validate_task(task)
+            if len(validated) >= VALIDATED_TASKS_LIMIT:
+                validated.clear()
+            validated.add(task)
+        if len(by_id) >= VALIDATED_TASKS_LIMIT:
+            by_id.clear()
+        by_id[id(task)] = task
+
+    def _push(self, job: Job, priority: int, due: float | None) -> None:
         while True:
             scheduler = self._scheduler
             if scheduler is None:
                 scheduler = self._start()
-            if scheduler.push(record, priority, due):
+            if scheduler.push(job, priority, due):
                 return
             if not scheduler.stopped:
                 # Deferred while the alias is closing: dropped like the others.
-                self._drop([record])
+                self._drop([job])
                 return
             # Stopped by close() between our read and the push: start afresh.
             with self._lock:
@@ -147,12 +172,12 @@ class Runtime:
 
     # -- reports from the pool (the Reporter interface) --------------------------
 
-    def started(self, record: Record, started_at: float, worker_id: str) -> None:
-        snapshot = self.store.mark_running(record, started_at, worker_id)
+    def started(self, job: Job, started_at: float, worker_id: str) -> None:
+        snapshot = self.store.mark_running(job, started_at, worker_id)
         _send_robust(task_started, self.backend_class, snapshot)
 
-    def finished(self, record: Record, outcome: Outcome, worker_id: str | None) -> None:
-        snapshot, waiters = self.store.finish(record, outcome, worker_id)
+    def finished(self, job: Job, outcome: Outcome, worker_id: str | None) -> None:
+        snapshot, waiters = self.store.finish(job, outcome, worker_id)
         if outcome.ok:
             _send_robust(task_finished, self.backend_class, snapshot)
         else:
@@ -168,6 +193,16 @@ class Runtime:
         if waiters:
             for event in waiters:
                 event.set()
+
+    # -- results -------------------------------------------------------------------
+
+    def get_result(self, result_id: str) -> TaskResult:
+        """A snapshot of the result's current state."""
+        return self.store.get(result_id)
+
+    def wait_result(self, result_id: str, timeout: float | None = None) -> TaskResult:
+        """Block until the result is finished; its final snapshot."""
+        return self.store.wait(result_id, timeout)
 
     # -- join and close ------------------------------------------------------------
 
@@ -202,22 +237,22 @@ class Runtime:
             f"(result {result_id}), and would wait for that task to end forever."
         )
 
-    def _drop(self, records: list[Record]) -> None:
-        if not records:
+    def _drop(self, jobs: list[Job]) -> None:
+        if not jobs:
             return
         logger.warning(
             "Alias %r is closing: dropped %d deferred task(s) not yet due.",
             self.alias,
-            len(records),
+            len(jobs),
         )
         now = time.time()
-        for record in records:
+        for job in jobs:
             error = TaskDropped(
-                f"Task {record.task.module_path} (id {record.id}) was deferred to "
-                f"{record.task.run_after} and was dropped when alias {self.alias!r} "
+                f"Task {job.task.module_path} (id {job.id}) was deferred to "
+                f"{job.task.run_after} and was dropped when alias {self.alias!r} "
                 "closed before then."
             )
-            self.finished(record, failure(error, now, now), None)
+            self.finished(job, failure(error, now, now), None)
 
 
 class TaskFailure(Exception):

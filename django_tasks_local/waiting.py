@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.tasks import task_backends
 from django.tasks.base import TASK_REFRESH_ATTRS, TaskResult
 
+from .backends import LocalBackend
+
 
 def wait(result: TaskResult, timeout: float | None = None) -> TaskResult:
     """Block until ``result`` is finished, refresh it in place and return it.
@@ -18,13 +20,12 @@ def wait(result: TaskResult, timeout: float | None = None) -> TaskResult:
     if result.is_finished:
         return result
     backend = task_backends[result.backend]
-    runtime = getattr(backend, "runtime", None)
-    if runtime is None:
+    if not isinstance(backend, LocalBackend):
         raise TypeError(
             f"wait() works with django_tasks_local backends; alias {result.backend!r} "
             f"uses {type(backend).__qualname__}."
         )
-    final = runtime.store.wait(result.id, timeout)
+    final = backend.wait_result(result.id, timeout)
     for attr in TASK_REFRESH_ATTRS:
         object.__setattr__(result, attr, getattr(final, attr))
     return result

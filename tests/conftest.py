@@ -15,6 +15,7 @@ from django.tasks import task_backends
 from django.test import override_settings
 
 from django_tasks_local import runtime
+from tests.process_support import START_METHODS
 from tests.support import DEADLINE, EventGate, PipeGate, SignalRecorder
 
 
@@ -40,6 +41,12 @@ def no_leaks():
 @pytest.fixture
 def deadline() -> float:
     return DEADLINE
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request) -> str:
+    """Each way a process pool can start its workers, in turn."""
+    return request.param
 
 
 #: The backends the contract tests run against, by id; a contract test that takes

@@ -134,9 +134,52 @@ def inherited_connections():
     """What a worker holds of the parent's database connections."""
     from django.db import connections
 
-    from django_tasks_local.pools import child
+    from django_tasks_local.pools import child_setup
 
     return {
         "default_open_here": hasattr(connections._connections, "default"),
-        "kept_unclosed": len(child._inherited_connections),
+        "kept_unclosed": len(child_setup._inherited_connections),
     }
+
+
+def _refuse_to_rebuild():
+    raise RuntimeError("cannot rebuild this value")
+
+
+class Poison(str):
+    """A str, so Django's JSON check lets it through; it pickles in the worker,
+    but unpickling it (in the web process) raises."""
+
+    def __reduce__(self):
+        return (_refuse_to_rebuild, ())
+
+
+@task
+def poison():
+    return Poison("x")
+
+
+@task
+def segfault():
+    """Crash this worker process with a real segmentation fault."""
+    import ctypes
+    import faulthandler
+
+    faulthandler.disable()  # a forked worker inherits pytest's: keep the log short
+    ctypes.string_at(0)
+
+
+@task
+def garble_report():
+    """Send the parent a message on this worker's own pipe that is no report,
+    then wait: what follows is the parent's to decide."""
+    import gc
+    from multiprocessing.connection import Connection
+
+    [pipe] = [
+        obj
+        for obj in gc.get_objects()
+        if type(obj) is Connection and not obj.closed  # not isinstance: lazy objects
+    ]
+    pipe.send_bytes(b"this is not a report")
+    threading.Event().wait()

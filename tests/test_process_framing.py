@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import struct
 
-from django_tasks_local.pools.framing import frame, take_frames
+from django_tasks_local.pools.process.framing import frame, take_frames
 
 
 def test_frames_cross_a_real_pipe_both_ways():

@@ -9,70 +9,33 @@ default, forkserver. Pools have two workers: every child costs a process start.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import pickle
 import signal
-import socket
 import threading
-from datetime import timedelta
 
 import pytest
-from django.tasks import TaskResultStatus, task_backends
+from django.tasks import TaskResultStatus
 from django.tasks.signals import task_finished, task_started
-from django.test import override_settings
-from django.utils import timezone
 
 from django_tasks_local import ProcessPoolBackend, WorkerDied, wait
 from django_tasks_local.execution import ReturnValueError
-from django_tasks_local.pools import process as process_module
-from django_tasks_local.pools.process import ProcessPool
-from django_tasks_local.pools.worker_handle import describe_exit
+from django_tasks_local.pools.process import supervisor as process_module
+from django_tasks_local.pools.process.workers import describe_exit
 from tests import process_tasks, tasks
-
-START_METHODS = ["fork", "forkserver", "spawn"]
+from tests.process_support import (
+    ALIAS,
+    assert_failed_with,
+    on,
+    process_pool,
+    worker_pid,
+)
 
 # Forking this multi-threaded test process is what START_METHOD="fork" asks for.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
 )
-ALIAS = "cpu"
-
-
-@contextlib.contextmanager
-def process_pool(start_method: str = "forkserver", **options):
-    """An alias that exists only through override_settings, on a process pool."""
-    config = {
-        "BACKEND": "django_tasks_local.ProcessPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 2, "START_METHOD": start_method, **options},
-    }
-    with override_settings(TASKS={"default": config, ALIAS: config}):
-        yield task_backends[ALIAS]
-
-
-def on(backend_alias: str, task):
-    return task.using(backend=backend_alias)
-
-
-@pytest.fixture(params=START_METHODS)
-def start_method(request) -> str:
-    return request.param
-
-
-def worker_pid(result) -> int:
-    host, pid, thread = result.worker_ids[0].split(":")
-    assert host == socket.gethostname()
-    assert thread == "MainThread"
-    return int(pid)
-
-
-def assert_failed_with(result, exception_class, *fragments):
-    assert result.status == TaskResultStatus.FAILED
-    [error] = result.errors
-    assert error.exception_class is exception_class
-    for fragment in fragments:
-        assert fragment in error.traceback
 
 
 class SignalLog:
@@ -465,99 +428,6 @@ def test_a_task_whose_module_fails_to_import_fails_and_its_worker_serves_on(
     assert doomed.finished_at >= doomed.started_at
     # The same worker process ran the next task.
     assert later.return_value == worker_pid(doomed) == worker_pid(later)
-
-
-class InjectedFault(Exception):
-    """Stands for a bug in the supervisor thread."""
-
-
-@pytest.mark.parametrize("fault", ["dispatch", "report"])
-def test_a_failing_supervisor_fails_its_tasks_and_the_next_enqueue_recovers(
-    fault, monkeypatch, signals, pipe_gate, caplog, deadline
-):
-    """An unexpected error in the supervisor, injected once just after a task
-    finished: before the next dispatch, or while its report is handled. The
-    error is logged, the workers are ended (their running task fails), every
-    task the pool had queued, due or deferred, fails at once instead of
-    hanging, and the next enqueue runs on a fresh pool; close() still works."""
-    caplog.set_level("ERROR", logger="django_tasks_local")
-    fired = threading.Event()
-
-    def fire() -> None:
-        fired.set()
-        raise InjectedFault("injected into the supervisor")
-
-    if fault == "dispatch":
-        real_dispatch = ProcessPool._dispatch
-
-        def dispatch(self):
-            if signals.names("finished") and not fired.is_set():
-                fire()
-            real_dispatch(self)
-
-        monkeypatch.setattr(ProcessPool, "_dispatch", dispatch)
-    else:
-        real_handle = ProcessPool._handle
-
-        def handle(self, child, message):
-            real_handle(self, child, message)
-            outcome, _ = message
-            if outcome is not None and not fired.is_set():
-                fire()
-
-        monkeypatch.setattr(ProcessPool, "_handle", handle)
-
-    with process_pool() as backend:
-        gates = [pipe_gate("first"), pipe_gate("second")]
-        running = [
-            on(ALIAS, tasks.wait_for_gate).enqueue(gate.path, n)
-            for n, gate in enumerate(gates)
-        ]
-        for result in running:
-            signals.wait_for("started", result.id)
-        pids = {worker_pid(backend.get_result(r.id)) for r in running}
-        waiting = on(ALIAS, tasks.add).enqueue(1, 2)  # both workers are busy
-        later = timezone.now() + timedelta(hours=1)
-        deferred = on(ALIAS, tasks.add).using(run_after=later).enqueue(2, 3)
-        gates[0].open()  # the first task finishes; the fault follows
-        for result in [*running, waiting, deferred]:
-            wait(result, timeout=deadline)
-        assert fired.is_set()
-        assert multiprocessing.active_children() == []
-        after = on(ALIAS, tasks.add).enqueue(2, 2)
-        soon = timezone.now() + timedelta(milliseconds=100)
-        after_deferred = on(ALIAS, tasks.add).using(run_after=soon).enqueue(3, 3)
-        for result in (after, after_deferred):
-            wait(result, timeout=deadline)
-        closer = threading.Thread(target=backend.close)
-        closer.start()
-        closer.join(deadline)
-        assert not closer.is_alive(), "close() hangs after the supervisor failed"
-        fresh = on(ALIAS, tasks.add).enqueue(20, 22)
-        wait(fresh, timeout=deadline)
-
-    [logged] = [r for r in caplog.records if "supervisor of" in r.getMessage()]
-    assert logged.getMessage() == (
-        "The supervisor of tasks-cpu failed; ending its workers and failing its "
-        "queued tasks. The next enqueue starts a new pool."
-    )
-    assert logged.exc_info[0] is InjectedFault
-    assert "failed 2 queued task(s)" in caplog.text
-    first, second = running
-    assert first.return_value == 0  # it finished before the fault
-    assert_failed_with(
-        second,
-        WorkerDied,
-        f"died with signal SIGKILL (-{int(signal.SIGKILL)}) while running task",
-    )
-    broken = "cannot run: the pool's supervisor failed: InjectedFault("
-    for result in (waiting, deferred):
-        assert_failed_with(result, WorkerDied, broken, "injected into the supervisor")
-        assert [s.name for s in signals.of(result.id)] == ["enqueued", "finished"]
-    # The next enqueues ran on a new pool, deferred ones on time.
-    assert [r.return_value for r in (after, after_deferred, fresh)] == [4, 6, 42]
-    assert not {worker_pid(r) for r in (after, after_deferred, fresh)} & pids
-    assert after_deferred.started_at >= soon
 
 
 def test_a_worker_that_does_not_exit_when_told_is_killed(monkeypatch, caplog, deadline):

@@ -361,9 +361,9 @@ BROKEN_SETTINGS_SCRIPT = textwrap.dedent(
         django.setup()
         import script_tasks
         from django_tasks_local import wait
-        from django_tasks_local.pools import process
+        from django_tasks_local.pools.process import supervisor
 
-        process.STARTUP_TIMEOUT_SECONDS = 1.0  # these workers never get ready
+        supervisor.STARTUP_TIMEOUT_SECONDS = 1.0  # these workers never get ready
         for _ in range(2):
             result = wait(script_tasks.touch.enqueue(sys.argv[1]), timeout=60)
             print(result.status, result.errors[0].traceback.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
 """Pools: the strategies that run jobs, behind one small interface.
 
-A pool is made with the alias's scheduler and a ``Reporter``, pulls a job from the
+A pool is made with the alias's scheduler and a ``Reporter``, pulls a ``Job`` from the
 scheduler only when one of its workers is free, and tells the reporter when each
 job really started and how it ended. Everything above (store, signals, Django) is
 shared by every pool, so a new one (say, an executor of a cluster engine) needs
@@ -12,19 +12,19 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..execution import Outcome
+from ..jobs import Job
 from ..options import PoolOptions
 from ..scheduler import Scheduler
-from ..store import Record
 
 
 class Reporter(Protocol):
     """Where a pool reports. Called from the pool's threads, never under a lock."""
 
-    def started(self, record: Record, started_at: float, worker_id: str) -> None:
-        """A worker began ``record`` at ``started_at`` (epoch seconds)."""
+    def started(self, job: Job, started_at: float, worker_id: str) -> None:
+        """A worker began ``job`` at ``started_at`` (epoch seconds)."""
 
-    def finished(self, record: Record, outcome: Outcome, worker_id: str | None) -> None:
-        """``record`` ended as ``outcome`` on ``worker_id`` (None: no worker ran it,
+    def finished(self, job: Job, outcome: Outcome, worker_id: str | None) -> None:
+        """``job`` ended as ``outcome`` on ``worker_id`` (None: no worker ran it,
         e.g. it could not be sent to one)."""
 
 

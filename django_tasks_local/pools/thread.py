@@ -3,8 +3,8 @@
 ::
 
     enqueue() ──► scheduler heap ──► worker thread 1..MAX_WORKERS: take()
-                                        execute(record)  (reporter.started inside)
-                                        reporter.finished(record, outcome)
+                                        execute(job)  (reporter.started inside)
+                                        reporter.finished(job, outcome)
                                         take(finished=1): done, and the next job
 
 There is no queue of its own between the scheduler and the threads: a thread takes
@@ -67,16 +67,16 @@ class ThreadPool:
         started, finished = self.reporter.started, self.reporter.finished
         ran = 0  # jobs finished since the last take(), which counts them done
         try:
-            while (record := take(finished=ran)) is not None:
+            while (job := take(finished=ran)) is not None:
                 ran = 1
                 try:
                     outcome = execute(
-                        record, worker_id, partial(started, record, worker_id=worker_id)
+                        job, worker_id, partial(started, job, worker_id=worker_id)
                     )
-                    finished(record, outcome, worker_id)
+                    finished(job, outcome, worker_id)
                 except BaseException:  # a reporting bug must not kill the worker
                     logger.exception(
-                        "Worker %s failed to report task %s", worker_id, record.id
+                        "Worker %s failed to report task %s", worker_id, job.id
                     )
             ran = 0  # the take() that returned None counted it
         finally:

@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .process import ProcessPool
+    from .supervisor import ProcessPool
 
 #: Process pools of this process that hold pipes and children.
 _live_pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()

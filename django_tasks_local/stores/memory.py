@@ -1,8 +1,10 @@
-"""The result store of one alias: records by id, an LRU of finished ones, waiting.
+"""The memory store: this process's results of one alias, by id, with an LRU of
+finished ones and event-driven waiting. The default store (``STORE = "memory"``).
 
-The store keeps a small mutable ``Record`` per task, never a ``TaskResult``: a
+The store keeps a small mutable ``Record`` per result, never a ``TaskResult``: a
 ``TaskResult`` a caller holds is frozen and is only ever changed by its own
-``refresh()``. ``get()`` builds a fresh snapshot each time.
+``refresh()``. ``get()`` builds a fresh snapshot each time. The record hangs on
+its job (``job.entry``), so the worker's reports reach it without a lookup.
 
 Records that are READY or RUNNING live in ``_active``; a finished record moves to
 ``_finished``, an ordered dict kept in least-recently-used order (enqueued,
@@ -15,10 +17,6 @@ code runs under it. The worker's two writes per task (``mark_running``,
 ``finish``): a lock taken by every worker for every task makes busy worker
 threads queue behind it. Waiting is event-driven: a waiter hangs a ``Waiter`` (a
 one-shot event) on the record, made only when someone actually waits.
-
-A second implementation (a SQLite file shared by every process of a site) would
-offer the same methods: ``add``, ``discard``, ``mark_running``, ``finish``, ``get``,
-``wait``, ``is_running``.
 """
 
 from __future__ import annotations
@@ -32,8 +30,9 @@ from typing import Any
 from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 
-from .execution import Call, Outcome
-from .results import build_result
+from ..execution import Outcome
+from ..jobs import Job
+from ..results import build_result
 
 #: Whether attribute writes are serialised by the GIL (see ``mark_running``).
 _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -44,30 +43,36 @@ SUCCESSFUL = TaskResultStatus.SUCCESSFUL
 FAILED = TaskResultStatus.FAILED
 
 
-class Record(Call):
-    """One task's mutable state. It is also the job the scheduler and pools move
-    around, and (as a ``Call``) what a worker executes."""
+class Record:
+    """One result's mutable state, for as long as the store keeps it.
+
+    Every finished result the store keeps costs one of these, so it holds only
+    what a snapshot needs (the alias is the store's): no arguments are kept as
+    empty containers (``()`` and None, shared, stand for them), and the job is
+    not referenced, so it is freed once the task has run.
+    """
 
     __slots__ = (
+        "args",
+        "enqueued_at",
         "error",
         "finished_at",
+        "id",
+        "kwargs",
         "return_value",
         "started_at",
         "status",
+        "task",
         "waiters",
         "worker_id",
     )
 
-    def __init__(
-        self,
-        id: str,
-        task: Task,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        backend: str,
-        enqueued_at: float,
-    ) -> None:
-        super().__init__(id, task, args, kwargs, backend, enqueued_at)
+    def __init__(self, job: Job) -> None:
+        self.id = job.id
+        self.task: Task = job.task
+        self.args: list[Any] | tuple[()] = job.args or ()
+        self.kwargs: dict[str, Any] | None = job.kwargs or None
+        self.enqueued_at = job.enqueued_at
         self.status = READY
         self.started_at: float | None = None
         self.finished_at: float | None = None
@@ -99,8 +104,8 @@ class Waiter:
         return self._lock.acquire(True, -1 if timeout is None else max(timeout, 0))
 
 
-class Store:
-    """Records of one alias, safe to use from any thread."""
+class MemoryStore:
+    """Records of one alias in this process, safe to use from any thread."""
 
     def __init__(self, alias: str, max_results: int) -> None:
         self.alias = alias
@@ -109,19 +114,18 @@ class Store:
         self._active: dict[str, Record] = {}
         self._finished: OrderedDict[str, Record] = OrderedDict()
 
-    def add(self, record: Record) -> None:
+    def add(self, job: Job) -> None:
+        record = job.entry = Record(job)
         with self._lock:
             self._active[record.id] = record
 
-    def discard(self, record: Record) -> None:
-        """Forget a record that was never queued (enqueue failed half-way)."""
+    def discard(self, job: Job) -> None:
+        """Forget a job that was never queued (enqueue failed half-way)."""
         with self._lock:
-            self._active.pop(record.id, None)
+            self._active.pop(job.id, None)
 
-    def mark_running(
-        self, record: Record, started_at: float, worker_id: str
-    ) -> TaskResult:
-        """The worker said it began ``record``: RUNNING. Return the snapshot.
+    def mark_running(self, job: Job, started_at: float, worker_id: str) -> TaskResult:
+        """The worker said it began ``job``: RUNNING. Return the snapshot.
 
         Without the store's lock where the GIL allows it: every worker takes
         that lock to finish its task, and a second acquisition per task is one
@@ -133,6 +137,7 @@ class Store:
         first (``_state``), so a reader that sees RUNNING sees both, and one that
         still sees READY ignores them.
         """
+        record: Record = job.entry
         if _GIL_ENABLED:
             record.started_at = started_at
             record.worker_id = worker_id
@@ -142,12 +147,14 @@ class Store:
                 record.started_at = started_at
                 record.worker_id = worker_id
                 record.status = RUNNING
-        return _snapshot(record, (RUNNING, started_at, None, worker_id, None, None))
+        return _snapshot(
+            self.alias, record, (RUNNING, started_at, None, worker_id, None, None)
+        )
 
     def finish(
-        self, record: Record, outcome: Outcome, worker_id: str | None = None
+        self, job: Job, outcome: Outcome, worker_id: str | None = None
     ) -> tuple[TaskResult, list[Waiter] | None]:
-        """Record how ``record`` ended; evict past ``max_results``.
+        """Record how ``job`` ended; evict past ``max_results``.
 
         Return the final snapshot and the waiters to wake: the caller wakes them
         after sending ``task_finished``, so ``wait()`` returns after the receivers
@@ -166,9 +173,9 @@ class Store:
           finds the record; each dict operation is one atomic C call.
         """
         if _GIL_ENABLED:
-            return self._finish(record, outcome, worker_id)
+            return self._finish(job.entry, outcome, worker_id)
         with self._lock:  # free-threaded Python: no such ordering
-            return self._finish(record, outcome, worker_id)
+            return self._finish(job.entry, outcome, worker_id)
 
     def _finish(
         self, record: Record, outcome: Outcome, worker_id: str | None
@@ -196,7 +203,7 @@ class Store:
                 finished.popitem(last=False)
             except KeyError:  # another thread evicted the last one over the limit
                 break
-        return _snapshot(record, _state(record)), waiters
+        return _snapshot(self.alias, record, _state(record)), waiters
 
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; reading counts as use."""
@@ -211,7 +218,7 @@ class Store:
                     raise TaskResultDoesNotExist(result_id)
                 _touch(self._finished, result_id)
             state = _state(record)
-        return _snapshot(record, state)
+        return _snapshot(self.alias, record, state)
 
     def wait(self, result_id: str, timeout: float | None = None) -> TaskResult:
         """Block until the result is finished and return its final snapshot.
@@ -248,7 +255,7 @@ class Store:
             if self._finished.get(result_id) is record:
                 _touch(self._finished, result_id)
             state = _state(record)
-        return _snapshot(record, state)
+        return _snapshot(self.alias, record, state)
 
     def is_running(self, result_id: str) -> bool:
         """Whether the result is RUNNING here (not counted as a use)."""
@@ -291,7 +298,9 @@ def _state(record: Record) -> tuple:
     )
 
 
-def _snapshot(record: Record, state: tuple) -> TaskResult:
+def _snapshot(alias: str, record: Record, state: tuple) -> TaskResult:
+    """A ``TaskResult`` of ``record`` in ``state``; fresh argument containers
+    where the record keeps none (``or`` makes a new empty one per snapshot)."""
     status, started_at, finished_at, worker_id, return_value, error = state
     return build_result(
         task=record.task,
@@ -300,9 +309,9 @@ def _snapshot(record: Record, state: tuple) -> TaskResult:
         enqueued_at=record.enqueued_at,
         started_at=started_at,
         finished_at=finished_at,
-        args=record.args,
-        kwargs=record.kwargs,
-        backend=record.backend,
+        args=record.args or [],
+        kwargs=record.kwargs or {},
+        backend=alias,
         errors=[]
         if error is None
         else [TaskError(exception_class_path=error[0], traceback=error[1])],

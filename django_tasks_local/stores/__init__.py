@@ -1,0 +1,64 @@
+"""Result stores: where an alias keeps its task results, behind one protocol.
+
+The runtime talks to its store through ``Store`` only, so nothing above it
+changes with the choice of store. A store keeps its own record of each result and
+hangs it on the job (``job.entry``), so the reports from the pool find it without
+a lookup; the scheduler and the pools never read it.
+
+::
+
+    runtime.enqueue ─► add(job) ─► [task_enqueued] ─► scheduler
+    pool worker     ─► mark_running(job, ...) ─► snapshot for task_started
+                    ─► finish(job, ...)       ─► snapshot for task_finished,
+                                                 then wake the waiters
+    get_result()    ─► get(id)         wait() ─► wait(id, timeout)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from django.tasks.base import TaskResult
+
+from ..execution import Outcome
+from ..jobs import Job
+
+
+class Wakeable(Protocol):
+    """A thread blocked in ``Store.wait``, woken once its result is final."""
+
+    def set(self) -> None: ...
+
+
+class Store(Protocol):
+    """What a runtime needs from a result store. Safe to call from any thread."""
+
+    alias: str
+
+    def add(self, job: Job) -> None:
+        """Keep a new READY result for ``job`` (and hang the record on it)."""
+
+    def discard(self, job: Job) -> None:
+        """Forget ``job``'s result: it was never queued (enqueue failed half-way)."""
+
+    def mark_running(self, job: Job, started_at: float, worker_id: str) -> TaskResult:
+        """A worker began ``job`` at ``started_at``: RUNNING. Return the snapshot."""
+
+    def finish(
+        self, job: Job, outcome: Outcome, worker_id: str | None
+    ) -> tuple[TaskResult, Sequence[Wakeable] | None]:
+        """``job`` ended as ``outcome``. Return the final snapshot and the waiters
+        to wake once ``task_finished`` was sent (so ``wait()`` returns after the
+        receivers ran)."""
+
+    def get(self, result_id: str) -> TaskResult:
+        """A snapshot of the result's current state; ``TaskResultDoesNotExist``
+        for an unknown (or evicted) id."""
+
+    def wait(self, result_id: str, timeout: float | None = None) -> TaskResult:
+        """Block until the result is finished and return its final snapshot;
+        ``TimeoutError`` past ``timeout`` seconds."""
+
+    def is_running(self, result_id: str) -> bool:
+        """Whether the result is RUNNING in this process."""
