@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test coverage bench clean
+.PHONY: demo test test-postgres coverage bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is needed (see .python-version), found " + sys.version'
@@ -23,6 +23,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The tests marked `database`, on PostgreSQL: scripts/postgres installs Debian's
+# postgresql package if it is missing (as root), runs a throwaway server in a
+# temporary folder, and stops it and removes the folder however the tests end.
+test-postgres: $(STAMP)
+	scripts/postgres run env DJANGO_SETTINGS_MODULE=tests.settings_postgres \
+		$(BIN)/python -m pytest -m database
 
 # The test suite under coverage (about twice as slow): which lines of the
 # package no test reaches, worker processes included.

@@ -67,6 +67,10 @@ def pytest_configure(config):
         "markers",
         "backend_options(**options): OPTIONS the backend fixture adds for this test",
     )
+    config.addinivalue_line(
+        "markers",
+        "database: uses the database; `make test-postgres` runs these on PostgreSQL",
+    )
 
 
 @pytest.fixture(params=list(BACKENDS))

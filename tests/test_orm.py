@@ -1,9 +1,12 @@
-"""The ORM from a worker, against the real SQLite file, with Django's connection
-hygiene (close_old_connections) around each task."""
+"""The ORM from a worker, against a real database (a SQLite file, or PostgreSQL
+under ``make test-postgres``), with Django's connection hygiene
+(close_old_connections) around each task."""
 
 import threading
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.tasks import TaskResultStatus
 from django.tasks.signals import task_finished
@@ -14,12 +17,24 @@ from tests import tasks
 from tests.app.models import Note
 from tests.support import DEADLINE
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.database, pytest.mark.django_db(transaction=True)]
+
+VENDORS = {
+    "django.db.backends.sqlite3": "sqlite",
+    "django.db.backends.postgresql": "postgresql",
+}
 
 
-def test_database_is_a_real_sqlite_file():
-    assert connection.vendor == "sqlite"
-    assert not connection.is_in_memory_db()
+def test_database_is_the_configured_real_one():
+    assert connection.vendor == VENDORS[settings.DATABASES["default"]["ENGINE"]]
+    if connection.vendor == "sqlite":
+        # A file that worker processes open too, not a private in-memory one.
+        assert not connection.is_in_memory_db()
+        assert Path(connection.settings_dict["NAME"]).is_file()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            assert cursor.fetchone() == (connection.settings_dict["NAME"],)
 
 
 def test_task_writes_and_reads_through_the_orm(backend):

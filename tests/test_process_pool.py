@@ -287,6 +287,7 @@ def test_megabyte_arguments_and_return_values_cross_exactly(start_method, deadli
         assert result.return_value == sent[::-1]
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_tasks_use_the_orm_on_the_same_database(method, deadline):
@@ -305,6 +306,7 @@ def test_tasks_use_the_orm_on_the_same_database(method, deadline):
     ]
 
 
+@pytest.mark.database
 @pytest.mark.django_db(transaction=True)
 def test_a_forked_worker_discards_the_parents_connections_unclosed(deadline):
     from django.db import connection
