@@ -15,6 +15,11 @@ def noop() -> None:
     return None
 
 
+def send_welcome(user_id: int, template: str) -> None:
+    """A no-op with the arguments of a typical task (``send_email(user, name)``)."""
+    return None
+
+
 def spin(iterations: int) -> int:
     """Pure-Python CPU work that holds the GIL for its whole duration."""
     total = 0

@@ -13,12 +13,17 @@ SHORT = 0.02
 
 
 class Clock:
-    """Wall-clock seconds the test moves by hand."""
+    """Wall-clock seconds the test moves by hand. ``read_elsewhere`` is set once
+    a thread other than the test's has read it."""
 
     def __init__(self, now: float = 1_000_000.0) -> None:
         self.now = now
+        self.read_elsewhere = threading.Event()
+        self._test_thread = threading.current_thread()
 
     def __call__(self) -> float:
+        if threading.current_thread() is not self._test_thread:
+            self.read_elsewhere.set()
         return self.now
 
 
@@ -105,7 +110,12 @@ def test_blocked_take_gets_a_pushed_job(scheduler):
 def test_blocked_take_wakes_when_a_deferred_job_falls_due(scheduler, clock):
     scheduler.push("deferred", 0, due=clock.now + 3600)
     thread, box = taker(scheduler)
-    assert box == []
+    # The taker reads the clock under the scheduler's lock, and lets go of the
+    # lock only inside its condition's wait: holding the lock now, the test
+    # knows the taker is blocked, with nothing taken.
+    assert clock.read_elsewhere.wait(DEADLINE)
+    with scheduler._lock:
+        assert box == []
     clock.now += 3600
     scheduler.wake()
     thread.join(DEADLINE)

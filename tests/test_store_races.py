@@ -27,25 +27,45 @@ def _check_whole(snapshot):
         assert snapshot.return_value == 3
 
 
-def test_readers_and_waiters_racing_with_workers(backend):
-    results = [tasks.add.enqueue(1, 2) for _ in range(400)]
+def test_readers_and_waiters_racing_with_workers(backend, pipe_gate, signals):
+    """A reader thread reads every result over and over while the workers run
+    them; the first task is held RUNNING until the reader has seen it so, so all
+    three kinds of state are read. Whatever it reads that is not whole is
+    collected and fails the test here (an assertion in the reader's thread
+    would only end that thread)."""
+    gate = pipe_gate()
+    held = tasks.wait_for_gate.enqueue(gate.path, 3)
+    signals.wait_for("started", held.id)
+    results = [held, *(tasks.add.enqueue(1, 2) for _ in range(400))]
     stop = threading.Event()
-    seen = []
+    saw_running = threading.Event()
+    seen = set()
+    broken = []  # what the reader saw that was not whole
 
     def reader():
         while not stop.is_set():
             for result in results:
                 snapshot = backend.get_result(result.id)
-                _check_whole(snapshot)
-                seen.append(snapshot.status)
+                try:
+                    _check_whole(snapshot)
+                except Exception as error:  # noqa: BLE001 - every kind is a finding
+                    broken.append((snapshot.status, repr(error)))
+                seen.add(snapshot.status)
+                if snapshot.id == held.id and snapshot.status == RUNNING:
+                    saw_running.set()
 
     thread = threading.Thread(target=reader)
     thread.start()
     try:
+        assert saw_running.wait(DEADLINE)
+        gate.open()
         for result in results:  # each wait() races with that task's finish()
             wait(result, timeout=DEADLINE)
             _check_whole(result)
     finally:
+        gate.open()
         stop.set()
         thread.join(DEADLINE)
-    assert seen
+    assert not thread.is_alive()
+    assert broken == []
+    assert {RUNNING, TaskResultStatus.SUCCESSFUL} <= seen

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 import django_tasks_local
 from django_tasks_local import wait
+from django_tasks_local.stores.memory import Waiter
 from tests import tasks
 from tests.conftest import BACKENDS
 from tests.support import DEADLINE
@@ -82,7 +83,9 @@ def test_wait_does_not_poll(backend, signals, pipe_gate):
     assert wait(held, timeout=DEADLINE).status == TaskResultStatus.SUCCESSFUL
 
 
-def test_wait_and_join_without_a_timeout_block_until_done(backend, pipe_gate):
+def test_wait_and_join_without_a_timeout_block_until_done(
+    backend, pipe_gate, blocked_waiters
+):
     gate = pipe_gate()
     held = tasks.wait_for_gate.enqueue(gate.path, "late")
     outcome = {}
@@ -90,6 +93,8 @@ def test_wait_and_join_without_a_timeout_block_until_done(backend, pipe_gate):
     joiner = threading.Thread(target=lambda: outcome.update(joined=backend.join()))
     waiter.start()
     joiner.start()
+    assert blocked_waiters.acquire(timeout=DEADLINE)
+    assert "waited" not in outcome
     gate.open()
     waiter.join(DEADLINE)
     joiner.join(DEADLINE)
@@ -104,7 +109,24 @@ def test_wait_on_a_finished_result_returns_at_once(backend):
     assert wait(result, timeout=0) is result
 
 
-def test_many_threads_waiting_on_one_result_all_wake(backend, pipe_gate):
+@pytest.fixture
+def blocked_waiters(monkeypatch):
+    """A semaphore released by every thread as it blocks in ``wait()``: on the
+    event the store has registered for it, so only ``finish()`` can wake it."""
+    blocked = threading.Semaphore(0)
+    real_wait = Waiter.wait
+
+    def waiter_wait(self, timeout=None):
+        blocked.release()
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(Waiter, "wait", waiter_wait)
+    return blocked
+
+
+def test_many_threads_waiting_on_one_result_all_wake(
+    backend, pipe_gate, blocked_waiters
+):
     gate = pipe_gate()
     result = tasks.wait_for_gate.enqueue(gate.path, "ok")
     seen = []
@@ -119,6 +141,9 @@ def test_many_threads_waiting_on_one_result_all_wake(backend, pipe_gate):
     waiters = [threading.Thread(target=waiter) for _ in range(5)]
     for thread in waiters:
         thread.start()
+    for _ in waiters:  # every waiter is registered and blocked before the end
+        assert blocked_waiters.acquire(timeout=DEADLINE)
+    assert seen == []
     gate.open()
     for thread in waiters:
         thread.join(DEADLINE)
