@@ -127,9 +127,9 @@ def database_store(size: Size) -> Section:
     if peers and ours:
         compare(section, ours, peers)
     section.notes.append(
-        f"{size.db_tasks:,} timed enqueues per round (after {WARM} untimed ones), "
-        "on a fresh SQLite file each round; throughput from the first task's "
-        "start to the last one's finish."
+        f"{size.db_rounds} rounds of {size.db_tasks:,} timed enqueues (after "
+        f"{WARM} untimed ones), each on a fresh SQLite file; throughput from the "
+        "first task's start to the last one's finish."
     )
     if peers:
         section.notes.append(peer_db.NOTE.format(version=peer_db.version()))

@@ -29,9 +29,9 @@ from django.db.backends.signals import connection_created
 #: transactions began in each mode (``BEGIN``, ``BEGIN EXCLUSIVE``...), the
 #: statements that failed with "database is locked" (the first few kept, each
 #: with the seconds it took to fail), and
-#: the longest statement in seconds (a statement waiting for the write lock
-#: sits in SQLite's busy handler for up to the 5-second timeout before it
-#: fails).
+#: the longest statement in seconds and its SQL (a statement waiting for the
+#: write lock sits in SQLite's busy handler for up to the 5-second timeout
+#: before it fails).
 _seen: dict = {
     "connections": 0,
     "statements": 0,
@@ -39,6 +39,7 @@ _seen: dict = {
     "locked": 0,
     "locked_sql": [],
     "slowest": 0.0,
+    "slowest_sql": "",
 }
 
 #: How many failing statements ``locked_sql`` keeps.
@@ -61,7 +62,7 @@ def _observe(execute, sql, params, many, context):
         elapsed = time.perf_counter() - start
         _seen["statements"] += 1
         if elapsed > _seen["slowest"]:
-            _seen["slowest"] = elapsed
+            _seen["slowest"], _seen["slowest_sql"] = elapsed, sql
 
 
 def _watch(sender, connection, **kwargs) -> None:
