@@ -22,6 +22,7 @@ from django.tasks import Task, task, task_backends
 from django_tasks_local.options import default_start_method
 
 from . import work
+from .database import database_store
 from .django_setup import process_pool_available
 from .floor import django_floor
 from .measure import (
@@ -409,4 +410,5 @@ CASES: dict[str, Callable[[Size], Section]] = {
     "memory": memory,
     "cpu": cpu_bound,
     "floor": django_floor,
+    "database": database_store,
 }

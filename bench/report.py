@@ -8,7 +8,7 @@ from .model import Section, Target
 
 
 def _number(value: float, unit: str) -> str:
-    if unit in ("tasks/s", "bytes"):
+    if unit in ("tasks/s", "bytes", "errors"):
         return f"{value:,.0f}"
     if unit == "s":
         return f"{value:.3f}"

@@ -19,7 +19,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark django-tasks-local against the raw executors.",
+        description=(
+            "Benchmark django-tasks-local against the raw executors and "
+            "django-tasks-db."
+        ),
     )
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument(

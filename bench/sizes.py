@@ -28,12 +28,45 @@ class Size:
     memory_results: int
     #: Seconds one CPU-bound task takes on an idle core.
     cpu_task_seconds: float
+    #: No-op tasks per round of the database-store case (each one an INSERT, a
+    #: claim and an UPDATE on a SQLite file: a few hundred per second), and its
+    #: rounds.
+    db_tasks: int
+    db_rounds: int
 
 
 SIZES = {
-    "tiny": Size("tiny", 2, 200, 50, 20, 10, 100, 20, (50, 100, 200), 2, 200, 0.002),
+    "tiny": Size(
+        "tiny",
+        2,
+        200,
+        50,
+        20,
+        10,
+        100,
+        20,
+        (50, 100, 200),
+        2,
+        200,
+        0.002,
+        db_tasks=20,
+        db_rounds=1,
+    ),
     "quick": Size(
-        "quick", 3, 5_000, 1_000, 300, 100, 10_000, 500, (1_000, 10_000), 3, 5_000, 0.05
+        "quick",
+        3,
+        5_000,
+        1_000,
+        300,
+        100,
+        10_000,
+        500,
+        (1_000, 10_000),
+        3,
+        5_000,
+        0.05,
+        db_tasks=200,
+        db_rounds=2,
     ),
     "full": Size(
         "full",
@@ -48,5 +81,7 @@ SIZES = {
         3,
         50_000,
         0.15,
+        db_tasks=500,
+        db_rounds=3,
     ),
 }

@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import database, peer_db
+from bench.model import Row, Section
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,8 +33,37 @@ def test_benchmark_runs_every_case_at_tiny_size():
         "Memory per stored finished result",
         "8 CPU-bound tasks",
         "Work per task that Django's contract fixes",
+        "Database store, SQLite file in WAL mode",
         "Targets (medians of this run)",
     ):
         assert heading in output, output
     assert "ratio ThreadPoolBackend(4) / raw ThreadPoolExecutor(4)" in output
+    for peer in peer_db.CONTENDERS:
+        assert f"{peer}  throughput" in output, output
     assert "Traceback" not in completed.stderr
+
+
+def test_the_peer_runs_in_its_own_processes_only():
+    # Its app, models and monkeypatches must reach neither the package, nor the
+    # tests, nor the benchmark's own process.
+    assert "django_tasks_db" not in sys.modules
+
+
+def test_database_contenders_are_compared_with_each_peer_round_by_round():
+    section = Section("database")
+    peers = ["peer, 1 worker", "peer, 2 workers"]
+    for name, throughput in [("ours", [300, 600]), (peers[0], [100, 200])]:
+        for metric in ("throughput", "enqueue p50", "get_result p50"):
+            section.rows.append(Row(name, metric, "", throughput))
+    section.rows += [
+        Row(peers[1], "throughput", "", [150, 100]),
+        Row(peers[1], "enqueue p50", "", [1, 1]),
+        Row(peers[1], "get_result p50", "", [1, 1]),
+    ]
+    database.compare(section, ["ours"], peers)
+    assert [(ratio.label, ratio.values) for ratio in section.ratios] == [
+        ("ours / peer, 1 worker, throughput", [3.0, 3.0]),
+        ("ours / peer, 2 workers, throughput", [2.0, 6.0]),
+        ("ours / peer, 1 worker, enqueue p50", [3.0, 3.0]),
+        ("ours / peer, 1 worker, get_result p50", [3.0, 3.0]),
+    ]
