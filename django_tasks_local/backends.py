@@ -16,6 +16,7 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskResult
 
 from . import runtime as runtime_registry
+from .checks import database_store_messages
 from .options import (
     PROCESS_OPTIONS,
     THREAD_OPTIONS,
@@ -101,12 +102,17 @@ class LocalBackend(BaseTaskBackend):
         self.runtime.close()
 
     def check(self, **kwargs: Any) -> list:
-        return [
+        messages = [
             *super().check(**kwargs),
             *unknown_option_warnings(
                 self.alias, self.options, self.known_options, type(self).__name__
             ),
         ]
+        if self.pool_options.store == "database":
+            messages += database_store_messages(
+                self.alias, self.pool_options.database, type(self).__name__
+            )
+        return messages
 
 
 class ThreadPoolBackend(LocalBackend):

@@ -1,4 +1,4 @@
-"""Result ids: random (version 4) UUIDs as strings, made cheaply.
+"""Result ids (random version-4 UUIDs as strings) and claim tokens, made cheaply.
 
 Two costs matter on the ``enqueue()`` path:
 
@@ -46,6 +46,15 @@ def new_result_id() -> str:
         f"{hex_[:8]}-{hex_[8:12]}-4{hex_[13:16]}-"
         f"{_VARIANT_DIGIT[hex_[16]]}{hex_[17:20]}-{hex_[20:]}"
     )
+
+
+def new_token() -> str:
+    """32 random hex digits (128 bits), from the same pool: a claim token."""
+    while True:
+        try:
+            return _pool.pop()
+        except IndexError:
+            _refill()
 
 
 os.register_at_fork(after_in_child=_pool.clear)

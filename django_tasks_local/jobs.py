@@ -20,6 +20,7 @@ not cross to worker processes.
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from django.tasks.base import Task
@@ -125,6 +126,23 @@ def rebuild_task(state: tuple) -> Task:
         object.__setattr__(task, field.name, values[field.name])
     _task_cache[state] = task
     return task
+
+
+def task_at(
+    module_path: str,
+    priority: int,
+    backend: str,
+    queue_name: str,
+    run_after: datetime | None,
+) -> Task:
+    """The ``Task`` defined at ``module_path``, with the options it was enqueued
+    with (a row of the database store names no more); ``ImportError`` if it
+    cannot be imported here."""
+    target = import_string(module_path)
+    takes_context = target.takes_context if isinstance(target, Task) else False
+    return rebuild_task(
+        (module_path, priority, backend, queue_name, run_after, takes_context)
+    )
 
 
 def _rebuild_job(id, task_state, args, kwargs, backend, enqueued_at, attempt) -> Job:

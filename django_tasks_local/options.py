@@ -25,9 +25,21 @@ DEFAULT_MAX_WORKERS = 10
 #: hundred bytes plus its arguments and return value.
 DEFAULT_MAX_RESULTS = 1000
 
-START_METHODS = ("fork", "forkserver", "spawn")
+#: Default seconds between looks for tasks that other processes enqueued
+#: (database store). Each look is one indexed query; a task enqueued elsewhere
+#: starts here within this time when this process is the one with room.
+DEFAULT_POLL_INTERVAL = 1.0
 
-THREAD_OPTIONS = frozenset({"MAX_WORKERS", "MAX_RESULTS"})
+START_METHODS = ("fork", "forkserver", "spawn")
+STORES = ("memory", "database")
+
+#: Default seconds a process may stay silent before the database-store tasks it
+#: runs are recovered by another. Its heartbeat renews them several times per
+#: lease, so only a dead (or frozen) process loses them.
+DEFAULT_LEASE = 60.0
+
+STORE_OPTIONS = frozenset({"STORE", "DATABASE", "POLL_INTERVAL", "LEASE"})
+THREAD_OPTIONS = frozenset({"MAX_WORKERS", "MAX_RESULTS"}) | STORE_OPTIONS
 PROCESS_OPTIONS = THREAD_OPTIONS | {"TIMEOUT", "MAX_TASKS_PER_CHILD", "START_METHOD"}
 
 
@@ -36,13 +48,22 @@ class PoolOptions:
     """The validated options of one alias. Hashable, so it can key shared runtimes."""
 
     max_workers: int = DEFAULT_MAX_WORKERS
-    max_results: int = DEFAULT_MAX_RESULTS
+    #: Finished results kept; None (database store only) keeps them all.
+    max_results: int | None = DEFAULT_MAX_RESULTS
     #: Seconds a process-pool task may run before its worker process is ended.
     timeout: float | None = None
     #: Tasks a worker process runs before it is replaced (None: never replaced).
     max_tasks_per_child: int | None = None
     #: How worker processes are started (process pool only).
     start_method: str | None = None
+    #: Where results and the queue live: "memory" (this process) or "database".
+    store: str = "memory"
+    #: The key of ``settings.DATABASES`` the database store uses.
+    database: str = "default"
+    #: Seconds between looks for tasks enqueued by other processes (database).
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    #: Seconds without a heartbeat after which a process's claims are void.
+    lease: float = DEFAULT_LEASE
 
 
 def default_start_method() -> str:
@@ -89,7 +110,53 @@ def parse_thread_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
         )
     return PoolOptions(
         max_workers=_positive_int(alias, raw, "MAX_WORKERS", DEFAULT_MAX_WORKERS),
-        max_results=_positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS),
+        **_store_options(alias, raw),
+    )
+
+
+def _store_options(alias: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``STORE``, ``DATABASE``, ``POLL_INTERVAL`` and ``MAX_RESULTS`` (which may
+    be None, keep all, in the database store only: a process's memory is not
+    the place to keep every result ever)."""
+    store = raw.get("STORE", "memory")
+    if store not in STORES:
+        raise _fail(alias, "STORE", store, f"one of {STORES}")
+    database = raw.get("DATABASE", "default")
+    if store == "database":
+        from django.conf import settings
+
+        if not isinstance(database, str) or database not in settings.DATABASES:
+            known = ", ".join(map(repr, settings.DATABASES)) or "none configured"
+            raise _fail(
+                alias, "DATABASE", database, f"a key of settings.DATABASES ({known})"
+            )
+    poll_interval = raw.get("POLL_INTERVAL", DEFAULT_POLL_INTERVAL)
+    if not _positive_seconds(poll_interval):
+        raise _fail(
+            alias, "POLL_INTERVAL", poll_interval, "a positive number of seconds"
+        )
+    lease = raw.get("LEASE", DEFAULT_LEASE)
+    if not _positive_seconds(lease):
+        raise _fail(alias, "LEASE", lease, "a positive number of seconds")
+    if store == "database" and raw.get("MAX_RESULTS", DEFAULT_MAX_RESULTS) is None:
+        max_results = None
+    else:
+        max_results = _positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS)
+    return {
+        "max_results": max_results,
+        "store": store,
+        "database": database,
+        "poll_interval": float(poll_interval),
+        "lease": float(lease),
+    }
+
+
+def _positive_seconds(value: Any) -> bool:
+    """A positive, finite int or float (bools are ints, and refused)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and 0 < value < float("inf")
     )
 
 
@@ -104,12 +171,7 @@ def parse_process_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
     if not isinstance(raw, Mapping):
         raise _fail_options(alias, raw)
     timeout = raw.get("TIMEOUT")
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not timeout > 0
-        or timeout == float("inf")
-    ):
+    if timeout is not None and not _positive_seconds(timeout):
         raise _fail(alias, "TIMEOUT", timeout, "a positive number of seconds")
     start_method = raw.get("START_METHOD")
     if start_method is None:
@@ -122,7 +184,7 @@ def parse_process_options(alias: str, raw: Mapping[str, Any]) -> PoolOptions:
         )
     return PoolOptions(
         max_workers=_positive_int(alias, raw, "MAX_WORKERS", DEFAULT_MAX_WORKERS),
-        max_results=_positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS),
+        **_store_options(alias, raw),
         timeout=float(timeout) if timeout is not None else None,
         max_tasks_per_child=_positive_int(alias, raw, "MAX_TASKS_PER_CHILD", None),
         start_method=start_method,

@@ -107,6 +107,7 @@ def build_result(
     errors: list[TaskError],
     worker_ids: list[str],
     return_value: Any = None,
+    last_attempted_at: float | None = None,
 ) -> TaskResult:
     """A ``TaskResult`` from already-normalised values, without re-normalising.
 
@@ -114,6 +115,7 @@ def build_result(
     for speed: ``USE_TZ`` is looked up once (and cached), and each field is written
     through its slot's own setter (``object.__setattr__`` looks the name up on
     the class first: 2.4 µs for the 13 fields against 1.4 µs).
+    ``last_attempted_at`` defaults to ``started_at`` (a first attempt).
     """
     tz = _timezone()
     started = None if started_at is None else _from_timestamp(started_at, tz)
@@ -125,7 +127,12 @@ def build_result(
         result, None if enqueued_at is None else _from_timestamp(enqueued_at, tz)
     )
     _set_started_at(result, started)
-    _set_last_attempted_at(result, started)
+    _set_last_attempted_at(
+        result,
+        started
+        if last_attempted_at is None
+        else _from_timestamp(last_attempted_at, tz),
+    )
     _set_finished_at(
         result, None if finished_at is None else _from_timestamp(finished_at, tz)
     )

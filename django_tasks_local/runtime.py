@@ -52,6 +52,7 @@ from .pools import Pool
 from .results import build_result, normalize_args, normalize_kwargs
 from .scheduler import Scheduler
 from .stores import Store
+from .stores.database import DatabaseStore
 from .stores.memory import MemoryStore
 
 logger = logging.getLogger("django_tasks_local")
@@ -76,7 +77,12 @@ class Runtime:
         self.backend_class = backend_class
         self.options = options
         self.pool_class = pool_class
-        self.store: Store = MemoryStore(alias, options.max_results)
+        self.store: Store
+        if options.store == "database":
+            self.store = DatabaseStore(alias, options, f"tasks-{alias}")
+        else:
+            assert options.max_results is not None  # options refuse None here
+            self.store = MemoryStore(alias, options.max_results)
         #: The backend's ``validate_task`` (Django's rules for this alias).
         self._validate_task = validate_task
         #: Tasks this alias has validated (``Task`` is frozen and hashable).
@@ -119,6 +125,9 @@ class Runtime:
             errors=[],
             worker_ids=[],
         )
+        scheduler = self._scheduler
+        if scheduler is None or scheduler.stopped:
+            self._start()
         store = self.store
         store.add(job)
         try:
@@ -126,8 +135,7 @@ class Runtime:
         except BaseException:
             store.discard(job)
             raise
-        due = task.run_after.timestamp() if task.run_after is not None else None
-        self._push(job, task.priority, due)
+        store.schedule(job, self._push)
         return result
 
     def _validate_once(self, task: Task) -> None:
@@ -143,12 +151,16 @@ class Runtime:
             by_id.clear()
         by_id[id(task)] = task
 
-    def _push(self, job: Job, priority: int, due: float | None) -> None:
+    def _push(self, job: Job) -> None:
+        """Queue ``job`` in this process's scheduler, starting a pool if the
+        last one was closed meanwhile."""
+        task = job.task
+        due = task.run_after.timestamp() if task.run_after is not None else None
         while True:
             scheduler = self._scheduler
             if scheduler is None:
                 scheduler = self._start()
-            if scheduler.push(job, priority, due):
+            if scheduler.push(job, task.priority, due):
                 return
             if not scheduler.stopped:
                 # Deferred while the alias is closing: dropped like the others.
@@ -159,6 +171,13 @@ class Runtime:
                 if self._scheduler is scheduler:
                     self._scheduler = self._pool = None
 
+    def start(self) -> None:
+        """Start the alias's pool now, if it is not running (a web process's
+        first request starts its database-store pools)."""
+        scheduler = self._scheduler
+        if scheduler is None or scheduler.stopped:
+            self._start()
+
     def _start(self) -> Scheduler:
         with self._lock:
             if self._scheduler is None or self._scheduler.stopped:
@@ -167,6 +186,7 @@ class Runtime:
                     f"tasks-{self.alias}", self.options, scheduler, self
                 )
                 pool.start()
+                self.store.start(scheduler, self._push)
                 self._scheduler, self._pool = scheduler, pool
             return self._scheduler
 
@@ -209,8 +229,7 @@ class Runtime:
     def join(self, timeout: float | None = None) -> bool:
         """Block until nothing is READY (and due) or RUNNING. False on timeout."""
         self._refuse_inside_own_task("join")
-        scheduler = self._scheduler
-        return True if scheduler is None else scheduler.wait_idle(timeout)
+        return self.store.join(self._scheduler, timeout)
 
     def close(self) -> None:
         """Finish running and due tasks, drop deferred ones, stop the workers."""
@@ -219,9 +238,10 @@ class Runtime:
             scheduler, pool = self._scheduler, self._pool
         if scheduler is None or pool is None:
             return
-        self._drop(scheduler.drain())
+        self._drop(self.store.detach(scheduler))
         scheduler.stop_when_idle()
         pool.stop()
+        self.store.close()
         with self._lock:
             if self._scheduler is scheduler:
                 self._scheduler = self._pool = None

@@ -40,6 +40,10 @@ _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
 _NONE = object()
 
 
+def _nothing() -> None:
+    """The default ``refill``: nothing feeds the scheduler but pushes."""
+
+
 class Scheduler:
     """A thread-safe priority queue with deferral, in-flight accounting and draining."""
 
@@ -63,6 +67,11 @@ class Scheduler:
         #: Called (outside the lock) after a push, for pools whose dispatcher does
         #: not block in ``take()`` (the process supervisor waits on pipes instead).
         self.waker: Callable[[], None] | None = None
+        #: Called when a take leaves fewer than ``refill_below`` jobs ready, for a
+        #: store that feeds this scheduler from elsewhere (the database store
+        #: claims more). It may run under the lock: it must only set a flag.
+        self.refill: Callable[[], None] = _nothing
+        self.refill_below = 0
 
     # -- producers -------------------------------------------------------------
 
@@ -119,9 +128,13 @@ class Scheduler:
             and not self.stopped
         ):
             try:
-                return heapq.heappop(self._ready)[2]
+                item = heapq.heappop(self._ready)[2]
             except IndexError:
                 pass  # another worker took the last one: take the lock
+            else:
+                if len(self._ready) < self.refill_below:
+                    self.refill()
+                return item
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if finished:
@@ -172,6 +185,10 @@ class Scheduler:
         if waker is not None:
             waker()
 
+    def load(self) -> int:
+        """Jobs in flight, ready and deferred: a snapshot read without the lock."""
+        return self._in_flight + len(self._ready) + len(self._deferred)
+
     def ready_count(self) -> int:
         """How many jobs may run now (deferred ones not yet due aside). A snapshot
         read without the lock, for pools that size batches by the backlog."""
@@ -202,6 +219,23 @@ class Scheduler:
             dropped = [entry[3] for entry in sorted(self._deferred)]
             self._deferred.clear()
             return dropped
+
+    def withdraw(self) -> list[Any]:
+        """Stop accepting deferred jobs and return every job not yet taken, due
+        or not, removed (due ones first, in the order they would have run).
+
+        For a store that keeps its queue elsewhere (the database) and gives these
+        back there; jobs in flight still finish (``stop_when_idle`` waits).
+        """
+        with self._lock:
+            self._draining = True
+            jobs = [entry[2] for entry in sorted(self._ready)]
+            jobs += [entry[3] for entry in sorted(self._deferred)]
+            self._ready.clear()
+            self._deferred.clear()
+            if not self._in_flight:
+                self._idle.notify_all()
+            return jobs
 
     def stop_when_idle(self, timeout: float | None = None) -> bool:
         """Wait until idle, then stop, atomically: takers get None from then on.
@@ -262,6 +296,8 @@ class Scheduler:
         except IndexError:
             return _NONE
         self._in_flight += 1
+        if len(self._ready) < self.refill_below:
+            self.refill()
         return item
 
     def _finished_locked(self, count: int) -> None:

@@ -7,22 +7,28 @@ a lookup; the scheduler and the pools never read it.
 
 ::
 
-    runtime.enqueue ─► add(job) ─► [task_enqueued] ─► scheduler
+    runtime.enqueue ─► add(job) ─► [task_enqueued] ─► schedule(job, push)
     pool worker     ─► mark_running(job, ...) ─► snapshot for task_started
                     ─► finish(job, ...)       ─► snapshot for task_finished,
                                                  then wake the waiters
     get_result()    ─► get(id)         wait() ─► wait(id, timeout)
+    pool started    ─► start(scheduler, push)    close() ─► detach, then close
+
+Two stores: ``memory`` (this process's results; the scheduler is the queue) and
+``database`` (a table shared by every process of the site; the table is the
+queue, and this process claims from it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from django.tasks.base import TaskResult
 
 from ..execution import Outcome
 from ..jobs import Job
+from ..scheduler import Scheduler
 
 
 class Wakeable(Protocol):
@@ -36,8 +42,27 @@ class Store(Protocol):
 
     alias: str
 
+    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
+        """The alias's pool started with ``scheduler``; ``push`` queues a job in
+        it (for a store that feeds it from elsewhere)."""
+
+    def detach(self, scheduler: Scheduler) -> list[Job]:
+        """The alias is closing: stop feeding ``scheduler`` and take back what it
+        holds that the store keeps elsewhere. Return the jobs that will never run
+        (the runtime fails them with ``TaskDropped``)."""
+
+    def close(self) -> None:
+        """The pool has stopped: finish writing, stop any thread of the store."""
+
+    def join(self, scheduler: Scheduler | None, timeout: float | None) -> bool:
+        """Block until nothing of the alias waits or runs here (``join()``)."""
+
     def add(self, job: Job) -> None:
         """Keep a new READY result for ``job`` (and hang the record on it)."""
+
+    def schedule(self, job: Job, push: Callable[[Job], None]) -> None:
+        """Hand an added job to this process's scheduler with ``push``, when and
+        if it may run here."""
 
     def discard(self, job: Job) -> None:
         """Forget ``job``'s result: it was never queued (enqueue failed half-way)."""

@@ -25,6 +25,7 @@ import contextlib
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
@@ -33,6 +34,7 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from ..execution import Outcome
 from ..jobs import Job
 from ..results import build_result
+from ..scheduler import Scheduler
 
 #: Whether attribute writes are serialised by the GIL (see ``mark_running``).
 _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -114,10 +116,32 @@ class MemoryStore:
         self._active: dict[str, Record] = {}
         self._finished: OrderedDict[str, Record] = OrderedDict()
 
+    # -- lifecycle: nothing to start; the scheduler is the queue -----------------------
+
+    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
+        """Nothing feeds the scheduler but enqueues."""
+
+    def detach(self, scheduler: Scheduler) -> list[Job]:
+        """Deferred jobs not yet due are dropped when the alias closes: they are
+        in this process's memory only."""
+        return scheduler.drain()
+
+    def close(self) -> None:
+        """Nothing to write anywhere."""
+
+    def join(self, scheduler: Scheduler | None, timeout: float | None) -> bool:
+        return True if scheduler is None else scheduler.wait_idle(timeout)
+
+    # -- enqueue -----------------------------------------------------------------------
+
     def add(self, job: Job) -> None:
         record = job.entry = Record(job)
         with self._lock:
             self._active[record.id] = record
+
+    def schedule(self, job: Job, push: Callable[[Job], None]) -> None:
+        """The scheduler is this store's queue: at once."""
+        push(job)
 
     def discard(self, job: Job) -> None:
         """Forget a job that was never queued (enqueue failed half-way)."""

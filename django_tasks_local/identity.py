@@ -1,0 +1,43 @@
+"""Who this process is, in a form other processes can check.
+
+A database-store claim names the process that holds it as ``host:pid:start``,
+where ``start`` is when the process started (clock ticks since boot, from
+``/proc``, on Linux; else the time this module was imported). A pid alone is
+reused by the operating system; with its start time, a process on the same host
+can tell whether the claimer is still alive (its pid exists and started at that
+time) or gone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+HOST = socket.gethostname()
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as a stable token; None if it does not exist
+    or the system does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After "pid (comm)": state is field 3, starttime field 22 (man 5 proc).
+    return fields[19].decode()
+
+
+_identity: tuple[int, str] | None = None
+_imported_at = f"t{time.time():.6f}"
+
+
+def process_id() -> str:
+    """``host:pid:start`` of this process (recomputed after a fork)."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        start = process_start(pid) or _imported_at
+        _identity = (pid, f"{HOST}:{pid}:{start}")
+    return _identity[1]

@@ -1,0 +1,148 @@
+"""When a process takes tasks from the database queue: one claimer thread per
+database-store alias whose pool is started.
+
+::
+
+    wake-ups: the scheduler runs low (a worker took one of the last jobs queued
+              here), a task enqueued in a transaction was committed, a deferred
+              task falls due, or POLL_INTERVAL passed
+        │
+        ▼
+    room = TARGET - (jobs running here + jobs queued here)
+    room >= a batch?  ──► store.claim(room): one atomic statement, best first
+        │                 ──► the jobs go to this process's scheduler
+        ▼
+    sleep until the next wake-up (the earliest known run_after, at most
+    POLL_INTERVAL)
+
+A process claims only what it can start soon: a few jobs queued per worker, so
+work spreads over every process of the site, and a task of higher priority
+enqueued later waits behind at most that many. Claiming in batches keeps the
+cost of a claim (one write transaction) small per task when the queue is deep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import DatabaseError, connections
+
+from ..jobs import Job
+
+logger = logging.getLogger("django_tasks_local")
+
+#: Jobs claimed ahead per worker: enough that workers never wait for a claim's
+#: round trip, few enough that other processes get their share.
+QUEUED_PER_WORKER = 2
+#: The smallest claim worth a write transaction while workers are busy.
+MIN_BATCH = 8
+
+
+class Claimer:
+    """Feeds this process's scheduler from the database queue."""
+
+    def __init__(
+        self,
+        name: str,
+        claim: Callable[[int], tuple[list[Job], float | None]],
+        push: Callable[[Job], None],
+        load: Callable[[], int],
+        max_workers: int,
+        poll_interval: float,
+        database: str,
+    ) -> None:
+        self.name = name
+        self.database = database
+        self._claim = claim
+        self._push = push
+        self._load = load
+        #: Jobs this process holds (running and queued) when it is full.
+        self.target = max_workers * (1 + QUEUED_PER_WORKER)
+        #: Claim once this much room has opened, or when the process is idle.
+        self.batch = min(self.target, max(MIN_BATCH, max_workers))
+        self.poll_interval = poll_interval
+        self._event = threading.Event()
+        self._woken = False
+        self._stopping = False
+        self._next_due: float | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.name}-claimer", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the queue now (cheap when a wake-up is already pending)."""
+        if not self._woken:
+            self._woken = True
+            self._event.set()
+
+    def note_due(self, due: float) -> None:
+        """A task that may run here falls due at ``due`` (epoch seconds)."""
+        if self._next_due is None or due < self._next_due:
+            self._next_due = due
+            self.wake()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._event.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            connections[self.database].close()
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._woken = False
+            self._event.clear()
+            try:
+                next_due = self._claim_while_room()
+                failures = 0
+            except DatabaseError as error:
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    logger.warning(
+                        "%s: claiming tasks failed (%s: %s); retrying.",
+                        self.name,
+                        type(error).__name__,
+                        error,
+                    )
+                next_due = None
+            self._event.wait(self._timeout(next_due))
+
+    def _claim_while_room(self) -> float | None:
+        """Claim while there is room for a batch; return when the next deferred
+        task in the database falls due (None if none is known)."""
+        next_due = None
+        while not self._stopping:
+            room = self.target - self._load()
+            if room < self.batch:
+                break
+            jobs, next_due = self._claim(room)
+            for job in jobs:
+                self._push(job)
+            if len(jobs) < room:
+                break  # nothing more is due
+        return next_due
+
+    def _timeout(self, next_due_in_database: float | None) -> float:
+        """Seconds until the next look: the earliest known run_after, at most
+        POLL_INTERVAL."""
+        now = time.time()
+        if self._next_due is not None and self._next_due <= now:
+            self._next_due = None  # fell due: this round claimed it, if there was room
+        dues = [d for d in (next_due_in_database, self._next_due) if d is not None]
+        if not dues:
+            return self.poll_interval
+        return min(self.poll_interval, max(0.0, min(dues) - now))

@@ -1,0 +1,674 @@
+"""The database store (``STORE = "database"``): results and the queue of an alias
+in a table of the site's own database, shared by every process of the site.
+
+::
+
+    enqueue() ─► INSERT row (the caller's transaction) ─► task_enqueued
+        │  autocommit, due, and a worker free here: the row is claimed by this
+        │  process as it is written, and the job goes to its scheduler at once
+        │  otherwise: after the commit the claimer is woken (or told when the
+        │  task falls due), here and, within POLL_INTERVAL, in every process
+        ▼
+    claimer (claimer.py) ─► claim(n): one atomic UPDATE ... RETURNING ─► scheduler
+        ▼
+    pool worker ─► mark_running / finish ─► this process's entry (at once)
+                                       └─► writer (writer.py): batched UPDATEs,
+                                           each naming the claim token
+    get_result() / wait() ─► this process's entry if it holds the result,
+                              else the row
+
+This process keeps an ``Entry`` for each result it holds: claimed, running, or
+finished and not yet committed. Reads in this process see those first, so its
+statuses are exact (RUNNING the moment a worker starts, as in the memory store)
+while the writer commits in batches; other processes see the row once the
+writer has committed, a few milliseconds later. The entry is dropped when its
+final state is in the row.
+
+Waiting: ``wait()`` on a result this process holds blocks on an event, as in the
+memory store. On a result held elsewhere it reads the row's status, first after
+10 ms, then at doubling intervals up to ``POLL_INTERVAL``.
+
+Nothing is dropped: at ``close()`` and at exit, jobs claimed here but not started
+are given back (their claim cleared), running ones finish and their ends are
+committed, deferred ones were never claimed. All of them wait in the table for
+the next process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, transaction
+from django.tasks.base import TaskError, TaskResult, TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+
+from ..execution import Outcome
+from ..identity import process_id
+from ..ids import new_token
+from ..jobs import Job, task_at
+from ..options import PoolOptions
+from ..results import build_result
+from ..scheduler import Scheduler
+from .claimer import Claimer
+from .memory import Waiter
+from .sql import TABLE, Dialect, thread_connection, writing
+from .writer import Writer
+
+logger = logging.getLogger("django_tasks_local")
+
+READY = TaskResultStatus.READY
+RUNNING = TaskResultStatus.RUNNING
+SUCCESSFUL = TaskResultStatus.SUCCESSFUL
+FAILED = TaskResultStatus.FAILED
+
+#: Seconds ``wait()`` first waits before reading the row of a result held by
+#: another process again; the interval doubles up to ``POLL_INTERVAL``.
+FIRST_LOOK_SECONDS = 0.01
+
+
+class Entry:
+    """This process's record of a result it holds."""
+
+    __slots__ = (
+        "errors",
+        "finished_at",
+        "first_started_at",
+        "job",
+        "return_value",
+        "started_at",
+        "status",
+        "token",
+        "waiters",
+        "worker_ids",
+    )
+
+    def __init__(
+        self,
+        job: Job,
+        token: str,
+        worker_ids: list[str] | None = None,
+        errors: list[tuple[str, str]] | None = None,
+        first_started_at: float | None = None,
+    ) -> None:
+        self.job = job
+        self.token = token
+        self.status = READY
+        #: When this attempt started, and when the first attempt did.
+        self.started_at: float | None = None
+        self.first_started_at = first_started_at
+        self.finished_at: float | None = None
+        #: Worker ids and errors of earlier attempts, then of this one.
+        self.worker_ids: list[str] = worker_ids or []
+        self.errors: list[tuple[str, str]] = errors or []
+        self.return_value: Any = None
+        self.waiters: list[Waiter] | None = None
+
+
+class DatabaseStore:
+    """Results and the queue of one alias in the database. Safe from any thread."""
+
+    def __init__(self, alias: str, options: PoolOptions, name: str) -> None:
+        self.alias = alias
+        self.name = name
+        self.database = options.database
+        self.max_results = options.max_results
+        self.max_workers = options.max_workers
+        self.poll_interval = options.poll_interval
+        self.lease = options.lease
+        self._lock = threading.Lock()
+        #: Results this process holds, by id.
+        self._local: dict[str, Entry] = {}
+        self._dialect: Dialect | None = None
+        self._scheduler: Scheduler | None = None
+        self._claimer: Claimer | None = None
+        self._writer: Writer | None = None
+        #: An enqueue in autocommit claims its task as it writes it while this
+        #: process holds fewer jobs than this (as many as the claimer keeps).
+        self._claim_room = 0
+
+    @property
+    def dialect(self) -> Dialect:
+        dialect = self._dialect
+        if dialect is None:
+            dialect = self._dialect = Dialect(connections[self.database])
+        return dialect
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
+        """The alias's pool started with ``scheduler``: feed it from the table."""
+        self._scheduler = scheduler
+        self._writer = Writer(
+            self.name, self.database, self.dialect, self.alias, self.max_results
+        )
+        self._writer.start()
+        self._claimer = Claimer(
+            self.name,
+            self._claim,
+            push,
+            scheduler.load,
+            self.max_workers,
+            self.poll_interval,
+            self.database,
+        )
+        scheduler.refill_below = self.max_workers
+        scheduler.refill = self._claimer.wake
+        self._claim_room = self._claimer.target
+        self._claimer.start()
+
+    def detach(self, scheduler: Scheduler) -> list[Job]:
+        """The alias is closing: stop claiming, and give back to the table every
+        job claimed here and not started. Nothing is dropped."""
+        claimer, self._claimer = self._claimer, None
+        if claimer is not None:
+            claimer.stop()
+        scheduler.refill = _nothing
+        scheduler.refill_below = 0
+        for job in scheduler.withdraw():
+            self._release(job)
+        return []
+
+    def close(self) -> None:
+        """Every status change of this process is committed; the writer ends."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop()
+        self._scheduler = None
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every status change so far is in the table (tests, exit)."""
+        writer = self._writer
+        return True if writer is None else writer.flush(timeout)
+
+    def join(self, scheduler: Scheduler | None, timeout: float | None) -> bool:
+        """Block until nothing runs or waits here, everything this process wrote
+        is committed, and no due READY row of the alias is left unclaimed (this
+        process takes them). Tasks running in other processes are theirs."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        while True:
+            if scheduler is None or scheduler.stopped:
+                return self.flush(remaining())
+            if not scheduler.wait_idle(remaining()) or not self.flush(remaining()):
+                return False
+            if not self._due_rows_unclaimed():
+                if scheduler.load() == 0:
+                    return True
+                continue
+            claimer = self._claimer
+            if claimer is None:
+                return True  # closing: they wait in the table for the next process
+            claimer.wake()
+            left = remaining()
+            if left is not None and left <= 0:
+                return False
+            # The claimer takes them within moments: look again soon.
+            time.sleep(
+                FIRST_LOOK_SECONDS if left is None else min(left, FIRST_LOOK_SECONDS)
+            )
+
+    def _due_rows_unclaimed(self) -> bool:
+        dialect = self.dialect
+        with connections[self.database].cursor() as cursor:
+            cursor.execute(
+                dialect.any_due, (self.alias, process_id(), dialect.time(time.time()))
+            )
+            return cursor.fetchone() is not None
+
+    # -- enqueue -----------------------------------------------------------------------
+
+    def add(self, job: Job) -> None:
+        """Write the row in the caller's transaction. In autocommit, a due task
+        is claimed by this process as it is written when a worker is free here."""
+        connection = connections[self.database]
+        dialect = self.dialect
+        task = job.task
+        run_after = task.run_after.timestamp() if task.run_after is not None else None
+        scheduler = self._scheduler
+        claim = (
+            scheduler is not None
+            and (run_after is None or run_after <= job.enqueued_at)
+            and connection.get_autocommit()
+            and scheduler.load() < self._claim_room
+        )
+        token = new_token() if claim else None
+        params = (
+            job.id,
+            self.alias,
+            task.module_path,
+            task.queue_name,
+            task.priority,
+            dialect.json(job.args),
+            dialect.json(job.kwargs),
+            dialect.time(run_after),
+            dialect.time(job.enqueued_at),
+            "[]",
+            "[]",
+            "{}",
+            process_id() if claim else None,
+            token,
+            dialect.time(job.enqueued_at + self.lease) if claim else None,
+        )
+        try:
+            if connection.in_atomic_block:  # the caller's transaction holds the lock
+                with connection.cursor() as cursor:
+                    cursor.execute(dialect.insert, params)
+            else:
+                with writing(self.database, dialect.vendor), connection.cursor() as c:
+                    c.execute(dialect.insert, params)
+        except DatabaseError as error:
+            raise self._explain(error) from error
+        job.entry = Entry(job, token) if token is not None else None
+
+    def _explain(self, error: DatabaseError) -> Exception:
+        """A missing table means ``migrate`` has not run: say so."""
+        if TABLE in str(error):
+            return ImproperlyConfigured(
+                f"The database store of alias {self.alias!r} keeps its tasks in the "
+                f"table {TABLE} of database {self.database!r}, which does not exist "
+                f"there ({error}). Run `manage.py migrate` (with "
+                f"'django_tasks_local' in INSTALLED_APPS)."
+            )
+        return error
+
+    def schedule(self, job: Job, push: Callable[[Job], None]) -> None:
+        """Hand ``job`` to this process's scheduler if it claimed it; else have
+        the claimer look once the caller's transaction commits."""
+        entry = job.entry
+        if entry is not None:  # claimed as written, in autocommit: committed
+            self._local[job.id] = entry
+            push(job)
+            return
+        claimer = self._claimer
+        if claimer is None:
+            return  # the pool is closing: the row waits for the next process
+        run_after = job.task.run_after
+        if run_after is not None and run_after.timestamp() > time.time():
+            due = run_after.timestamp()
+            transaction.on_commit(lambda: claimer.note_due(due), using=self.database)
+        else:
+            transaction.on_commit(claimer.wake, using=self.database)
+
+    def discard(self, job: Job) -> None:
+        """Delete the row of a job whose enqueue failed after it was written."""
+        self._local.pop(job.id, None)
+        with connections[self.database].cursor() as cursor:
+            cursor.execute(self.dialect.delete, (job.id,))
+
+    # -- claims ------------------------------------------------------------------------
+
+    def _claim(self, limit: int) -> tuple[list[Job], float | None]:
+        """Claim up to ``limit`` due READY rows for this process (the claimer's
+        thread); return their jobs, best first, and when the next deferred row
+        falls due (None if none, or if the claim was full)."""
+        connection = thread_connection(self.database)
+        dialect = self.dialect
+        now = time.time()
+        token = new_token()
+        with writing(self.database, dialect.vendor), connection.cursor() as cursor:
+            cursor.execute(
+                dialect.claim,
+                (
+                    process_id(),
+                    token,
+                    dialect.time(now + self.lease),
+                    self.alias,
+                    dialect.time(now),
+                    limit,
+                ),
+            )
+            rows = cursor.fetchall()
+            next_due = None
+            if len(rows) < limit:
+                cursor.execute(dialect.next_due, (self.alias, dialect.time(now)))
+                found = cursor.fetchone()
+                next_due = dialect.timestamp(found[0]) if found else None
+        rows.sort(key=lambda row: (-row[4], row[0]))
+        jobs = []
+        for row in rows:
+            job = self._job_from_claim(row, token)
+            if job is not None:
+                jobs.append(job)
+        return jobs, next_due
+
+    def _job_from_claim(self, row: tuple, token: str) -> Job | None:
+        dialect = self.dialect
+        (
+            _seq,
+            result_id,
+            task_path,
+            queue_name,
+            priority,
+            args,
+            kwargs,
+            run_after,
+            enqueued_at,
+            attempts,
+        ) = row
+        try:
+            task = task_at(task_path, priority, self.alias, queue_name, run_after)
+        except Exception as error:  # noqa: BLE001 - the task, not the claimer, fails
+            self._fail_unimportable(result_id, task_path, token, error)
+            return None
+        job = Job(
+            result_id,
+            task,
+            dialect.from_json(args),
+            dialect.from_json(kwargs),
+            self.alias,
+            dialect.timestamp(enqueued_at) or time.time(),
+            attempts + 1,
+        )
+        entry = job.entry = Entry(job, token)
+        self._local[result_id] = entry
+        return job
+
+    def _fail_unimportable(
+        self, result_id: str, task_path: str, token: str, error: Exception
+    ) -> None:
+        from ..execution import failure
+
+        now = time.time()
+        outcome = failure(
+            ImportError(
+                f"Task {task_path} (id {result_id}) cannot be imported in this "
+                f"process ({type(error).__name__}: {error})."
+            ),
+            now,
+            now,
+            cause=error,
+        )
+        logger.error("Alias %r: %s", self.alias, outcome.traceback)
+        errors = [[outcome.error_class_path, outcome.traceback]]
+        self._write_end(result_id, token, FAILED, None, now, now, 1, [], None, errors)
+
+    def _release(self, job: Job) -> None:
+        """Give a claimed, unstarted job back to the table."""
+        entry = job.entry
+        self._local.pop(job.id, None)
+        writer = self._writer
+        if entry is not None and writer is not None:
+            writer.put(job.id, self.dialect.release, (job.id, entry.token))
+
+    # -- reports from the pool ---------------------------------------------------------
+
+    def mark_running(self, job: Job, started_at: float, worker_id: str) -> TaskResult:
+        entry: Entry = job.entry
+        entry.started_at = started_at
+        if entry.first_started_at is None:
+            entry.first_started_at = started_at
+        entry.worker_ids = [*entry.worker_ids, worker_id]
+        entry.status = RUNNING
+        dialect = self.dialect
+        writer = self._writer
+        if writer is not None:
+            writer.put(
+                job.id,
+                dialect.mark_running,
+                (
+                    dialect.time(started_at),
+                    dialect.time(started_at),
+                    job.attempt,
+                    dialect.json(entry.worker_ids),
+                    job.id,
+                    entry.token,
+                ),
+            )
+        return self._snapshot(entry)
+
+    def finish(
+        self, job: Job, outcome: Outcome, worker_id: str | None
+    ) -> tuple[TaskResult, Sequence[Waiter] | None]:
+        entry: Entry = job.entry
+        if outcome.ok:
+            entry.return_value = outcome.return_value
+            status = SUCCESSFUL
+        else:
+            assert (
+                outcome.error_class_path is not None and outcome.traceback is not None
+            )
+            entry.errors = [
+                *entry.errors,
+                (outcome.error_class_path, outcome.traceback),
+            ]
+            status = FAILED
+        if entry.started_at is None and worker_id is not None:
+            # It died before it could say it started: its end says when it did.
+            entry.started_at = outcome.started_at
+            entry.worker_ids = [*entry.worker_ids, worker_id]
+        if entry.first_started_at is None:
+            entry.first_started_at = entry.started_at
+        entry.finished_at = outcome.finished_at
+        entry.status = status
+        waiters, entry.waiters = entry.waiters, None
+        self._write_end(
+            job.id,
+            entry.token,
+            status,
+            entry.first_started_at,
+            entry.started_at,
+            outcome.finished_at,
+            job.attempt if entry.started_at is not None else job.attempt - 1,
+            entry.worker_ids,
+            entry.return_value,
+            [list(error) for error in entry.errors],
+            entry,
+        )
+        return self._snapshot(entry), waiters
+
+    def _write_end(
+        self,
+        result_id: str,
+        token: str,
+        status: str,
+        first_started_at: float | None,
+        started_at: float | None,
+        finished_at: float,
+        attempts: int,
+        worker_ids: list[str],
+        return_value: Any,
+        errors: list,
+        entry: Entry | None = None,
+    ) -> None:
+        dialect = self.dialect
+
+        def committed(applied: bool) -> None:
+            if entry is not None and self._local.get(result_id) is entry:
+                del self._local[result_id]
+            if not applied:
+                logger.warning(
+                    "Alias %r: the end of task %s (%s) was not written: this "
+                    "process no longer holds its claim (another process recovered "
+                    "it after this one was silent past LEASE).",
+                    self.alias,
+                    result_id,
+                    status,
+                )
+
+        params = (
+            status,
+            dialect.time(first_started_at),
+            dialect.time(started_at),
+            dialect.time(finished_at),
+            attempts,
+            dialect.json(worker_ids),
+            dialect.json(return_value),
+            dialect.json([dict(zip(_ERROR_KEYS, e, strict=True)) for e in errors]),
+            result_id,
+            token,
+        )
+        writer = self._writer
+        if writer is None:  # the pool is gone (a retired pool's last reports)
+            with connections[self.database].cursor() as cursor:
+                cursor.execute(dialect.finish, params)
+            committed(cursor.rowcount > 0)
+            return
+        writer.put(result_id, dialect.finish, params, committed)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, result_id: str) -> TaskResult:
+        entry = self._local.get(result_id) if isinstance(result_id, str) else None
+        if entry is not None:
+            return self._snapshot(entry)
+        return self._snapshot_of_row(self._read_row(result_id))
+
+    def _read_row(self, result_id: Any) -> tuple:
+        if not isinstance(result_id, str):
+            raise TaskResultDoesNotExist(result_id)
+        with connections[self.database].cursor() as cursor:
+            cursor.execute(self.dialect.select_result, (result_id, self.alias))
+            row = cursor.fetchone()
+        if row is None:
+            raise TaskResultDoesNotExist(result_id)
+        return row
+
+    def wait(self, result_id: str, timeout: float | None = None) -> TaskResult:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = FIRST_LOOK_SECONDS
+        while True:
+            entry = self._local.get(result_id) if isinstance(result_id, str) else None
+            if entry is not None:
+                return self._wait_here(entry, result_id, deadline, timeout)
+            row = self._read_row(result_id)
+            if row[8] not in (READY, RUNNING):
+                return self._snapshot_of_row(row)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timed_out(result_id, timeout)
+            # Held by another process: look at the row again, a little later.
+            time.sleep(pause if remaining is None else min(pause, remaining))
+            pause = min(pause * 2, self.poll_interval)
+
+    def _wait_here(
+        self,
+        entry: Entry,
+        result_id: str,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> TaskResult:
+        with self._lock:
+            event = None
+            if entry.status in (READY, RUNNING):
+                event = Waiter()
+                if entry.waiters is None:
+                    entry.waiters = [event]
+                else:
+                    entry.waiters.append(event)
+                # finish() takes no lock: look again now that the event is hung.
+                if entry.status not in (READY, RUNNING):
+                    event = None
+        if event is not None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if not event.wait(remaining):
+                with self._lock:
+                    if entry.waiters and event in entry.waiters:
+                        entry.waiters.remove(event)
+                raise self._timed_out(result_id, timeout)
+        if entry.status == READY:
+            # Given back to the table (the alias closed): wait on the row.
+            return self.wait(
+                result_id, None if deadline is None else deadline - time.monotonic()
+            )
+        return self._snapshot(entry)
+
+    def _timed_out(self, result_id: str, timeout: float | None) -> TimeoutError:
+        return TimeoutError(
+            f"Task result {result_id} of alias {self.alias!r} did not finish "
+            f"within {timeout} seconds."
+        )
+
+    def is_running(self, result_id: str) -> bool:
+        entry = self._local.get(result_id)
+        return entry is not None and entry.status == RUNNING
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def _snapshot(self, entry: Entry) -> TaskResult:
+        job = entry.job
+        status = entry.status
+        finished = status not in (READY, RUNNING)
+        return build_result(
+            task=job.task,
+            result_id=job.id,
+            status=status,
+            enqueued_at=job.enqueued_at,
+            started_at=entry.first_started_at if status != READY else None,
+            last_attempted_at=entry.started_at if status != READY else None,
+            finished_at=entry.finished_at if finished else None,
+            args=job.args,
+            kwargs=job.kwargs,
+            backend=self.alias,
+            errors=[
+                TaskError(exception_class_path=path, traceback=text)
+                for path, text in entry.errors
+            ],
+            worker_ids=list(entry.worker_ids),
+            return_value=entry.return_value if finished else None,
+        )
+
+    def _snapshot_of_row(self, row: tuple) -> TaskResult:
+        dialect = self.dialect
+        (
+            result_id,
+            alias,
+            task_path,
+            queue_name,
+            priority,
+            args,
+            kwargs,
+            run_after,
+            status,
+            enqueued_at,
+            started_at,
+            last_attempted_at,
+            finished_at,
+            _attempts,
+            worker_ids,
+            return_value,
+            errors,
+            _metadata,
+        ) = row
+        try:
+            task = task_at(task_path, priority, alias, queue_name, run_after)
+        except Exception as error:
+            raise TaskResultDoesNotExist(
+                f"{result_id}: its task {task_path} cannot be imported here "
+                f"({type(error).__name__}: {error})"
+            ) from error
+        return build_result(
+            task=task,
+            result_id=result_id,
+            status=TaskResultStatus(status),
+            enqueued_at=dialect.timestamp(enqueued_at),
+            started_at=dialect.timestamp(started_at),
+            last_attempted_at=dialect.timestamp(last_attempted_at),
+            finished_at=dialect.timestamp(finished_at),
+            args=dialect.from_json(args),
+            kwargs=dialect.from_json(kwargs),
+            backend=alias,
+            errors=[
+                TaskError(
+                    exception_class_path=error["exception_class_path"],
+                    traceback=error["traceback"],
+                )
+                for error in dialect.from_json(errors)
+            ],
+            worker_ids=dialect.from_json(worker_ids),
+            return_value=dialect.from_json(return_value),
+        )
+
+
+_ERROR_KEYS = ("exception_class_path", "traceback")
+
+
+def _nothing() -> None:
+    """A scheduler's refill once nothing feeds it any more."""

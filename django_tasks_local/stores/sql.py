@@ -1,0 +1,220 @@
+"""The database store's SQL, and the few ways SQLite and PostgreSQL differ.
+
+Statements go through Django's cursor for the configured database (``%s``
+placeholders on both), so an enqueue joins the caller's transaction and every
+value is adapted as the ORM would adapt it: the model (``models.TaskRecord``)
+reads the same rows. What differs by vendor is here and nowhere else:
+
+- a write transaction: SQLite's ``BEGIN IMMEDIATE`` takes the write lock at
+  once (a deferred transaction that read first could fail to upgrade, with
+  "database is locked", whatever the busy timeout); PostgreSQL's ``BEGIN``;
+- a claim: one ``UPDATE ... WHERE seq IN (SELECT ... LIMIT n) RETURNING``,
+  atomic on both; PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` so claimers never
+  wait on each other's rows;
+- JSON: text on SQLite; ``jsonb`` on PostgreSQL (a cast in, text out);
+- datetimes: the store keeps float seconds; SQLite rows hold text in UTC (or
+  local time without ``USE_TZ``), PostgreSQL ``timestamptz``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from ..results import _timezone
+
+_from_timestamp = datetime.fromtimestamp
+
+TABLE = "django_tasks_local_taskrecord"
+
+#: Milliseconds the store's own threads (writer, claimer) wait for SQLite's write
+#: lock before a statement fails and is retried: long, since only they wait.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: The columns a snapshot needs, in the order ``Dialect.row`` reads them.
+RESULT_COLUMNS = (
+    "result_id, alias, task_path, queue_name, priority, args, kwargs, run_after, "
+    "status, enqueued_at, started_at, last_attempted_at, finished_at, attempts, "
+    "worker_ids, return_value, errors, metadata"
+)
+
+
+class Dialect:
+    """How one database connection spells what the store needs."""
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.vendor = connection.vendor
+        if self.vendor not in ("sqlite", "postgresql"):
+            raise NotImplementedError(
+                f"The database store supports SQLite and PostgreSQL; database "
+                f"{connection.alias!r} is {self.vendor}."
+            )
+        self.postgres = self.vendor == "postgresql"
+        self.adapt_datetime = connection.ops.adapt_datetimefield_value
+        json_in = "CAST(%s AS jsonb)" if self.postgres else "%s"
+        self.begin = "BEGIN" if self.postgres else "BEGIN IMMEDIATE"
+        self.insert = (
+            f"INSERT INTO {TABLE} (result_id, alias, task_path, queue_name, "
+            "priority, args, kwargs, run_after, status, enqueued_at, attempts, "
+            "worker_ids, errors, metadata, claimed_by, claim_token, lease_expires_at) "
+            f"VALUES (%s, %s, %s, %s, %s, {json_in}, {json_in}, %s, 'READY', %s, 0, "
+            f"{json_in}, {json_in}, {json_in}, %s, %s, %s)"
+        )
+        self.select_result = (
+            f"SELECT {RESULT_COLUMNS} FROM {TABLE} WHERE result_id = %s AND alias = %s"
+        )
+        self.select_status = (
+            f"SELECT status FROM {TABLE} WHERE result_id = %s AND alias = %s"
+        )
+        self.delete = f"DELETE FROM {TABLE} WHERE result_id = %s"
+        self.mark_running = (
+            f"UPDATE {TABLE} SET status = 'RUNNING', "
+            "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
+            f"attempts = %s, worker_ids = {json_in} "
+            "WHERE result_id = %s AND claim_token = %s"
+        )
+        self.finish = (
+            f"UPDATE {TABLE} SET status = %s, "
+            "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
+            f"finished_at = %s, attempts = %s, worker_ids = {json_in}, "
+            f"return_value = {json_in}, errors = {json_in}, "
+            "claimed_by = NULL, claim_token = NULL, lease_expires_at = NULL "
+            "WHERE result_id = %s AND claim_token = %s"
+        )
+        self.release = (
+            f"UPDATE {TABLE} SET claimed_by = NULL, claim_token = NULL, "
+            "lease_expires_at = NULL "
+            "WHERE result_id = %s AND claim_token = %s AND status = 'READY'"
+        )
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.postgres else ""
+        self.claim = (
+            f"UPDATE {TABLE} SET claimed_by = %s, claim_token = %s, "
+            "lease_expires_at = %s "
+            f"WHERE seq IN (SELECT seq FROM {TABLE} "
+            "WHERE alias = %s AND status = 'READY' AND claimed_by IS NULL "
+            "AND (run_after IS NULL OR run_after <= %s) "
+            f"ORDER BY priority DESC, seq LIMIT %s{skip_locked}) "
+            "RETURNING seq, result_id, task_path, queue_name, priority, args, kwargs, "
+            "run_after, enqueued_at, attempts"
+        )
+        # Due READY rows that no other process holds.
+        self.any_due = (
+            f"SELECT 1 FROM {TABLE} WHERE alias = %s AND status = 'READY' "
+            "AND (claimed_by IS NULL OR claimed_by = %s) "
+            "AND (run_after IS NULL OR run_after <= %s) LIMIT 1"
+        )
+        self.next_due = (
+            f"SELECT MIN(run_after) FROM {TABLE} WHERE alias = %s AND status = 'READY' "
+            "AND claimed_by IS NULL AND run_after > %s"
+        )
+        # Retention: the finished_at of the newest row past the limit; rows
+        # finished then or before (ties broken by seq) are deleted.
+        self.retention_cutoff = (
+            f"SELECT finished_at, seq FROM {TABLE} "
+            "WHERE alias = %s AND finished_at IS NOT NULL "
+            "ORDER BY finished_at DESC, seq DESC LIMIT 1 OFFSET %s"
+        )
+        self.delete_finished_before = (
+            f"DELETE FROM {TABLE} WHERE alias = %s AND finished_at IS NOT NULL "
+            "AND (finished_at < %s OR (finished_at = %s AND seq <= %s))"
+        )
+
+    # -- values in -------------------------------------------------------------------
+
+    def time(self, timestamp: float | None) -> Any:
+        """Float seconds as the database keeps a ``DateTimeField``.
+
+        On SQLite, the text Django's ``adapt_datetimefield_value`` writes (UTC
+        with ``USE_TZ``, else local time, as ``str()`` of a naive datetime),
+        made directly: three per enqueue, and Django's way costs 5 µs each.
+        """
+        if timestamp is None:
+            return None
+        if self.postgres:
+            tz = UTC if settings.USE_TZ else None
+            return self.adapt_datetime(datetime.fromtimestamp(timestamp, tz))
+        if _timezone() is UTC:
+            return _from_timestamp(timestamp, UTC).replace(tzinfo=None).isoformat(" ")
+        return _from_timestamp(timestamp).isoformat(" ")
+
+    @staticmethod
+    def json(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
+    # -- values out ------------------------------------------------------------------
+
+    def timestamp(self, value: Any) -> float | None:
+        """A ``DateTimeField`` value as read back, as float seconds."""
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite without the column's declared type
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            if settings.USE_TZ:
+                value = value.replace(tzinfo=UTC)
+            else:
+                return value.timestamp()  # naive local time
+        return value.timestamp()
+
+    @staticmethod
+    def from_json(value: Any) -> Any:
+        """A JSON column as read back: text on SQLite, and on PostgreSQL too
+        (Django has psycopg hand ``jsonb`` over undecoded, for ``JSONField``)."""
+        if value is None:
+            return None
+        if isinstance(value, bytes | bytearray | memoryview):
+            value = bytes(value).decode()
+        return json.loads(value) if isinstance(value, str) else value
+
+
+def thread_connection(database: str) -> BaseDatabaseWrapper:
+    """This thread's connection to ``database``, opened for one of the store's own
+    threads: on SQLite with a long busy timeout (they alone wait on it)."""
+    from django.db import connections
+
+    connection = connections[database]
+    if connection.connection is None:
+        connection.ensure_connection()
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    return connection
+
+
+#: One lock per SQLite database for this process's own writes (see ``writing``).
+_write_locks: dict[str, threading.Lock] = {}
+_no_lock = contextlib.nullcontext()
+
+
+def writing(database: str, vendor: str) -> contextlib.AbstractContextManager:
+    """Hold while this process writes to ``database`` in autocommit or in the
+    store's own transactions.
+
+    SQLite lets one connection write at a time, and a connection that finds the
+    lock taken sleeps in SQLite's busy handler, a millisecond and more at a
+    time. The enqueuing threads, the writer and the claimer of one process would
+    make each other sleep so: they wait for each other on this lock instead,
+    for microseconds. Other processes still meet at SQLite's lock. PostgreSQL
+    locks rows, not the database: nothing to hold.
+    """
+    if vendor != "sqlite":
+        return _no_lock
+    lock = _write_locks.get(database)
+    if lock is None:
+        lock = _write_locks.setdefault(database, threading.Lock())
+    return lock
+
+
+def _forget_locks_after_fork() -> None:
+    # A lock held by a thread of the parent would never be released here.
+    _write_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_locks_after_fork)

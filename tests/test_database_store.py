@@ -1,0 +1,290 @@
+"""The database store in one process, on the real test database (SQLite in WAL
+mode; PostgreSQL under ``make test-postgres``), on both backends: rows the ORM
+reads, transactional enqueue, exact statuses and signals, claims in priority
+order, retention, and nothing dropped at close."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django.utils import timezone
+
+from django_tasks_local import TaskDropped, wait
+from django_tasks_local.models import TaskRecord
+from django_tasks_local.stores.database import DatabaseStore
+from tests import tasks
+from tests.database_support import durable, executions, row
+from tests.support import DEADLINE
+
+pytestmark = [pytest.mark.database, pytest.mark.django_db(transaction=True)]
+
+KINDS = ["thread", "process"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request) -> str:
+    return request.param
+
+
+def test_a_row_per_result_that_the_orm_reads(kind, signals):
+    with durable(kind) as backend:
+        result = tasks.add.enqueue(2, 3)
+        assert result.status == TaskResultStatus.READY
+        assert row(result.id).status == TaskResultStatus.READY
+        wait(result, timeout=DEADLINE)
+        assert backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
+        backend.runtime.store.flush(DEADLINE)
+        stored = row(result.id)
+
+    assert result.return_value == 5
+    assert result.attempts == 1
+    assert stored.alias == "default"
+    assert stored.task_path == tasks.add.module_path
+    assert stored.queue_name == "default"
+    assert stored.priority == 0
+    assert stored.args == [2, 3] and stored.kwargs == {}
+    assert stored.status == TaskResultStatus.SUCCESSFUL
+    assert stored.return_value == 5
+    assert stored.errors == []
+    assert stored.attempts == 1
+    assert stored.worker_ids == result.worker_ids
+    assert stored.enqueued_at == result.enqueued_at
+    assert stored.started_at == result.started_at
+    assert stored.finished_at == result.finished_at
+    assert stored.claimed_by is None and stored.claim_token is None
+    assert [s.name for s in signals.of(result.id)] == [
+        "enqueued",
+        "started",
+        "finished",
+    ]
+
+
+def test_a_failure_is_stored_with_its_traceback(kind):
+    with durable(kind) as backend:
+        result = wait(tasks.fail.enqueue("it broke"), timeout=DEADLINE)
+        backend.runtime.store.flush(DEADLINE)
+        reread = backend.get_result(result.id)
+        stored = row(result.id)
+
+    assert result.status == TaskResultStatus.FAILED
+    [error] = reread.errors
+    assert error.exception_class_path == result.errors[0].exception_class_path
+    assert "it broke" in error.traceback
+    assert stored.errors == [
+        {
+            "exception_class_path": error.exception_class_path,
+            "traceback": error.traceback,
+        }
+    ]
+
+
+def test_statuses_are_exact_while_a_task_runs(kind, pipe_gate, signals):
+    with durable(kind) as backend:
+        gate = pipe_gate()
+        result = tasks.wait_for_gate.enqueue(gate.path, "done")
+        started = signals.wait_for("started", result.id)
+        assert started.result.status == TaskResultStatus.RUNNING
+        assert backend.get_result(result.id).status == TaskResultStatus.RUNNING
+        # The row says RUNNING too, once the writer has committed.
+        backend.runtime.store.flush(DEADLINE)
+        assert row(result.id).status == TaskResultStatus.RUNNING
+        gate.open()
+        wait(result, timeout=DEADLINE)
+
+    assert result.return_value == "done"
+
+
+def test_a_rollback_leaves_no_task(kind, tmp_path):
+    ran = tmp_path / "ran"
+    with durable(kind) as backend:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            result = tasks.record.enqueue(str(ran), "rolled-back")
+            raise RuntimeError("the view failed")
+        with pytest.raises(TaskResultDoesNotExist):
+            backend.get_result(result.id)
+        later = wait(tasks.record.enqueue(str(ran), "later"), timeout=DEADLINE)
+        assert backend.join(DEADLINE)
+
+    assert later.status == TaskResultStatus.SUCCESSFUL
+    assert executions(ran) == ["later"]
+    assert not TaskRecord.objects.filter(result_id=result.id).exists()
+
+
+def test_a_commit_starts_the_task_at_once_and_not_before(kind, tmp_path):
+    """POLL_INTERVAL is an hour: the task starts because of the commit."""
+    ran = tmp_path / "ran"
+    seen_from_another_thread = []
+    with durable(kind, POLL_INTERVAL=3600) as backend:
+        tasks.add.enqueue(0, 0)  # starts the pool, and its first look is over
+        assert backend.join(DEADLINE)
+        with transaction.atomic():
+            result = tasks.record.enqueue(str(ran), "committed")
+
+            def look() -> None:
+                try:
+                    backend.get_result(result.id)
+                except TaskResultDoesNotExist:
+                    seen_from_another_thread.append("nothing")
+
+            reader = threading.Thread(target=look)
+            reader.start()
+            reader.join(DEADLINE)
+            assert backend.get_result(result.id).status == TaskResultStatus.READY
+        wait(result, timeout=DEADLINE)
+
+    assert seen_from_another_thread == ["nothing"]
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert executions(ran) == ["committed"]
+
+
+def test_results_are_read_through_every_api(kind):
+    with durable(kind) as backend:
+        result = wait(tasks.add.enqueue(4, 5), timeout=DEADLINE)
+        backend.runtime.store.flush(DEADLINE)
+        by_task = tasks.add.get_result(result.id)
+        stale = backend.get_result(result.id)
+        from asgiref.sync import async_to_sync
+
+        by_async = async_to_sync(backend.aget_result)(result.id)
+
+    assert by_task.return_value == by_async.return_value == stale.return_value == 9
+    assert by_task.status == by_async.status == TaskResultStatus.SUCCESSFUL
+
+
+@pytest.mark.parametrize("max_workers", [1])
+def test_claims_follow_priority_then_enqueue_order(kind, max_workers, tmp_path):
+    """Enqueued in one transaction, so none is claimed before all are there."""
+    ran = tmp_path / "ran"
+    order = [("low", -5), ("first", 0), ("top", 10), ("second", 0), ("high", 5)]
+    with durable(kind, MAX_WORKERS=max_workers):
+        with transaction.atomic():
+            results = [
+                tasks.record.using(priority=priority).enqueue(str(ran), label)
+                for label, priority in order
+            ]
+        for result in results:
+            wait(result, timeout=DEADLINE)
+
+    assert executions(ran) == ["top", "high", "first", "second", "low"]
+
+
+def test_max_results_keeps_the_most_recently_finished_rows(kind):
+    with durable(kind, MAX_WORKERS=1, MAX_RESULTS=3) as backend:
+        results = []
+        for n in range(8):
+            results.append(wait(tasks.add.enqueue(n, 0), timeout=DEADLINE))
+            if n == 1:
+                backend.get_result(results[0].id)  # reads do not count here
+        backend.runtime.store.flush(DEADLINE)
+        kept = list(
+            TaskRecord.objects.filter(alias="default").values_list(
+                "result_id", flat=True
+            )
+        )
+        with pytest.raises(TaskResultDoesNotExist):
+            backend.get_result(results[0].id)
+
+    assert sorted(kept) == sorted(r.id for r in results[-3:])
+
+
+def test_max_results_none_keeps_every_row(kind):
+    with durable(kind, MAX_RESULTS=None) as backend:
+        for n in range(12):
+            tasks.add.enqueue(n, n)
+        assert backend.join(DEADLINE)
+    assert TaskRecord.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 12
+
+
+def test_close_leaves_queued_and_deferred_tasks_in_the_database(
+    kind, pipe_gate, signals, tmp_path, caplog, monkeypatch
+):
+    """close() finishes the running task and gives every queued one back to the
+    table, unclaimed; deferred ones were never claimed. A later pool runs them."""
+    caplog.set_level("WARNING", logger="django_tasks_local")
+    ran = tmp_path / "ran"
+    given_back = threading.Event()
+    real_detach = DatabaseStore.detach
+
+    def detach(self, scheduler):
+        jobs = real_detach(self, scheduler)
+        given_back.set()
+        return jobs
+
+    monkeypatch.setattr(DatabaseStore, "detach", detach)
+    with durable(kind, MAX_WORKERS=1) as backend:
+        gate = pipe_gate()
+        running = tasks.wait_for_gate.enqueue(gate.path, "finished")
+        signals.wait_for("started", running.id)
+        queued = [tasks.record.enqueue(str(ran), f"q{n}") for n in range(4)]
+        later = timezone.now() + timedelta(hours=1)
+        deferred = tasks.add.using(run_after=later).enqueue(1, 1)
+        closer = threading.Thread(target=backend.close)
+        closer.start()
+        assert given_back.wait(DEADLINE)  # the queued ones are back in the table
+        gate.open()
+        closer.join(DEADLINE)
+        assert not closer.is_alive()
+
+        assert wait(running, timeout=0).return_value == "finished"
+        for result in [*queued, deferred]:
+            stored = row(result.id)
+            assert stored.status == TaskResultStatus.READY
+            assert stored.claimed_by is None and stored.claim_token is None
+        assert executions(ran) == []
+        assert "dropped" not in caplog.text
+
+        # A fresh pool (the next process, or this one again) runs them, once.
+        tasks.add.enqueue(0, 0)
+        for result in queued:
+            wait(result, timeout=DEADLINE)
+
+    assert sorted(executions(ran)) == ["q0", "q1", "q2", "q3"]
+    assert TaskDropped.__name__ not in caplog.text
+
+
+def test_workers_never_wait_for_the_database(pipe_gate, signals, tmp_path):
+    """While another connection holds the database's write lock, a task still
+    starts, finishes and is reported in this process; its row follows once the
+    lock is released."""
+    with durable("thread") as backend:
+        gate = pipe_gate()
+        result = tasks.wait_for_gate.enqueue(gate.path, "through")
+        signals.wait_for("started", result.id)
+        with _write_lock_held_elsewhere():
+            gate.open()
+            wait(result, timeout=DEADLINE)
+            assert signals.of(result.id, "finished")
+            assert not backend.runtime.store.flush(0.2)  # the writer waits, alone
+        assert backend.runtime.store.flush(DEADLINE)
+        assert row(result.id).status == TaskResultStatus.SUCCESSFUL
+
+    assert result.return_value == "through"
+
+
+class _write_lock_held_elsewhere:
+    """Hold the write lock of the test database from a connection of its own."""
+
+    def __enter__(self):
+        from django.db import connections
+
+        self.connection = connections.create_connection("default")
+        self.connection.ensure_connection()
+        self.cursor = self.connection.cursor()
+        if connection.vendor == "sqlite":
+            self.cursor.execute("BEGIN IMMEDIATE")
+        else:
+            self.cursor.execute("BEGIN")
+            self.cursor.execute(
+                "LOCK TABLE django_tasks_local_taskrecord IN EXCLUSIVE MODE"
+            )
+        return self
+
+    def __exit__(self, *exc):
+        self.cursor.execute("ROLLBACK")
+        self.cursor.close()
+        self.connection.close()
