@@ -197,6 +197,31 @@ def write_file_after_main_thread_ends(path):
 
 
 @task
+def enqueue_after_main_thread_ends(alias, path):
+    """At interpreter exit (thread pools), enqueue on ``alias`` a task that
+    writes ``path`` once this task's thread has ended; what ``enqueue()``
+    raised, if anything, goes to ``path + ".error"``."""
+    threading.main_thread().join(GATE_DEADLINE)
+    try:
+        write_file_after_thread_ends.using(backend=alias).enqueue(
+            threading.current_thread().name, path
+        )
+    except RuntimeError as exc:
+        with open(path + ".error", "w") as file:
+            file.write(str(exc))
+
+
+@task
+def write_file_after_thread_ends(thread_name, path):
+    """Write ``path`` once the thread named ``thread_name`` has ended."""
+    for thread in threading.enumerate():
+        if thread.name == thread_name:
+            thread.join(GATE_DEADLINE)
+    with open(path, "w") as file:
+        file.write("done")
+
+
+@task
 def call_on_own_backend(method):
     """Call ``close`` or ``join`` of the alias this task runs on, from inside it."""
     from django.tasks import default_task_backend
