@@ -36,6 +36,12 @@ async def async_add(a, b):
     return {"sum": a + b, "current_result_id": current_result_id.get()}
 
 
+@task
+async def async_add_in_a_thread(a, b):
+    """Uses the event loop's default executor, as a DNS lookup does."""
+    return await asyncio.to_thread(sum, (a, b))
+
+
 #: Events that ``wait_for_event`` tasks block on, by name (thread pools only: a
 #: worker process has its own copy of this module).
 EVENTS: dict[str, threading.Event] = {}
