@@ -108,6 +108,24 @@ SCRIPT_TASKS = textwrap.dedent(
 
 
     @task(backend="cpu")
+    def wait_for_another_to_exit(pids):
+        # Until one of the processes ``pids``, other than this one, has exited.
+        fds = []
+        try:
+            for pid in pids:
+                if pid != os.getpid():
+                    try:
+                        fds.append(os.pidfd_open(pid))
+                    except ProcessLookupError:
+                        return  # exited already
+            if not select.select(fds, [], [], 60)[0]:
+                raise TimeoutError(f"none of {pids} exited")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+    @task(backend="cpu")
     def touch_when(gate, path):
         # Until the script writes to the named pipe ``gate``.
         fd = os.open(gate, os.O_RDONLY | os.O_NONBLOCK)
@@ -132,10 +150,11 @@ SCENARIO_SCRIPT = textwrap.dedent(
     import warnings
 
 
-    def enqueue_at_exit(script_tasks, path, crash_codes, touches):
-        # Runs at interpreter exit, before the drain (registered after it).
-        for code in crash_codes:
-            script_tasks.crash.enqueue(code)
+    def enqueue_at_exit(script_tasks, path, first, touches):
+        # Runs at interpreter exit, before the drain (registered after it):
+        # one task for each idle worker, then tasks that wait for a worker.
+        for enqueue, args in first:
+            getattr(script_tasks, enqueue).enqueue(*args)
         for n in range(touches):
             script_tasks.touch.enqueue(f"{path}-{n}")
 
@@ -188,10 +207,13 @@ SCENARIO_SCRIPT = textwrap.dedent(
         elif scenario == "dies-at-exit":
             # Both workers die during the drain at exit; a third task needs a
             # worker started then.
-            atexit.register(enqueue_at_exit, script_tasks, path, [3, 4], 1)
+            first = [("crash", [3]), ("crash", [4])]
+            atexit.register(enqueue_at_exit, script_tasks, path, first, 1)
         elif scenario == "one-dies-at-exit":
-            # One worker dies during the drain at exit, with more tasks queued.
-            atexit.register(enqueue_at_exit, script_tasks, path, [3], 8)
+            # One worker dies during the drain at exit, while the other waits
+            # for that: the tasks queued behind are still waiting then.
+            first = [("crash", [3]), ("wait_for_another_to_exit", [children])]
+            atexit.register(enqueue_at_exit, script_tasks, path, first, 8)
 
 
     if __name__ == "__main__":
