@@ -1,12 +1,22 @@
 # The two commands of the quick start: `make demo` and `make test`.
 # Each bootstraps .venv (Python from .python-version via pyenv, else python3) first.
+#
+# Another interpreter gets a virtualenv of its own, so the same checks run on
+# every supported Python side by side:
+#   make test PYTHON=/path/to/python3.13 VENV=.venv-3.13
+# or, for the versions CI tests, `make test-3.13`.
 
 PYTHON ?= $(shell command -v pyenv >/dev/null 2>&1 && pyenv which python 2>/dev/null || command -v python3)
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgres coverage bench clean
+# The newest installed Python of minor version $(1) (such as 3.13): pyenv's when
+# it has one, else python$(1) on the PATH, else nothing.
+python_of = $(or $(addsuffix /bin/python,$(shell pyenv prefix $(1) 2>/dev/null)),$(shell command -v python$(1) 2>/dev/null))
+PYTHON_3_13 ?= $(call python_of,3.13)
+
+.PHONY: demo test test-3.13 test-postgres coverage bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is needed (see .python-version), found " + sys.version'
@@ -18,10 +28,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
+# mypy checks the package as the venv's Python sees it (version-dependent code
+# and stubs), whatever the lowest version pyproject.toml names.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/mypy --python-version "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 	$(BIN)/python -m pytest
 
 # The tests marked `database`, on PostgreSQL: scripts/postgres installs Debian's
@@ -30,6 +42,12 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	scripts/postgres run env DJANGO_SETTINGS_MODULE=tests.settings_postgres \
 		$(BIN)/python -m pytest -m database
+
+# `make test` on Python 3.13, in .venv-3.13.
+test-3.13:
+	@test -n "$(PYTHON_3_13)" || { echo "Python 3.13 not found: 'pyenv install 3.13', or pass PYTHON_3_13=/path/to/python3.13" >&2; exit 1; }
+	@$(PYTHON_3_13) -c 'import sys; assert sys.version_info[:2] == (3, 13), "$(PYTHON_3_13) is not Python 3.13 but " + sys.version'
+	$(MAKE) test PYTHON=$(PYTHON_3_13) VENV=.venv-3.13
 
 # The test suite under coverage (about twice as slow): which lines of the
 # package no test reaches, worker processes included.
@@ -43,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info .coverage .coverage.*
+	rm -rf .venv .venv-* .pytest_cache .ruff_cache .mypy_cache build *.egg-info .coverage .coverage.*

@@ -187,6 +187,18 @@ def _event_loop() -> asyncio.Runner:
 def close_event_loop() -> None:
     """Close this thread's event loop, if it made one (a worker is exiting)."""
     runner = getattr(_local, "runner", None)
-    if runner is not None:
-        _local.runner = None
+    if runner is None:
+        return
+    _local.runner = None
+    try:
         runner.close()
+    except RuntimeError:
+        # Closing a loop whose default executor was used (``asyncio.to_thread``,
+        # ``run_in_executor``, DNS lookups) shuts that executor down from a new
+        # thread. Python 3.12.0 to 3.12.2 refuse to start one once the main
+        # thread has ended (the drain at interpreter exit; 3.12.3 and later
+        # allow it). The loop is closed all the same, and the executor's threads
+        # were joined when the main thread ended (``concurrent.futures`` does
+        # that), so nothing is left behind: no need for the error's traceback.
+        if threading.main_thread().is_alive():
+            raise

@@ -226,6 +226,11 @@ class Runtime:
 
     # -- join and close ------------------------------------------------------------
 
+    @property
+    def active(self) -> bool:
+        """Whether a pool is running (started and not yet closed)."""
+        return self._scheduler is not None
+
     def join(self, timeout: float | None = None) -> bool:
         """Block until nothing is READY (and due) or RUNNING. False on timeout."""
         self._refuse_inside_own_task("join")
@@ -321,9 +326,18 @@ def get_runtime(key: tuple, make) -> Runtime:
 
 
 def close_all() -> None:
-    """Close every runtime of this process (interpreter exit, test teardown)."""
-    for runtime in list(_runtimes.values()):
-        runtime.close()
+    """Close every runtime of this process (interpreter exit, test teardown).
+
+    A task that runs meanwhile may enqueue on an alias that is already closed,
+    or was never used, and so start its pool again. Where Python allows that at
+    interpreter exit (3.12.3 and later; 3.12.0 to 3.12.2 refuse to start a
+    thread in an ``atexit`` handler, so such an ``enqueue()`` raises
+    ``RuntimeError``), that pool's tasks must be finished too: close again
+    until a pass finds no pool running.
+    """
+    while running := [r for r in list(_runtimes.values()) if r.active]:
+        for runtime in running:
+            runtime.close()
 
 
 def reset() -> None:

@@ -9,6 +9,7 @@ Nothing here sleeps: waiting is on conditions with deadlines.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,15 @@ from tests import tasks
 #: Seconds a test waits for something that should happen at once; only a
 #: deadlock ever reaches it, on however loaded a machine.
 DEADLINE = 30
+
+#: Whether a thread can start, and the process fork, once the main thread has
+#: ended: during the drain at interpreter exit. Python 3.12.0 to 3.12.2 refuse
+#: both (``RuntimeError: can't create new thread at interpreter shutdown``,
+#: ``can't fork at interpreter shutdown``) from then until the process ends;
+#: 3.12.3 and later allow both until the ``atexit`` handlers have run. Starting
+#: a new interpreter (``spawn``, and a ``forkserver`` that starts or forks in
+#: its own process) works on every version.
+STARTS_AT_EXIT = sys.version_info >= (3, 12, 3)
 
 _SIGNAL_NAMES = {
     task_enqueued: "enqueued",

@@ -36,6 +36,12 @@ async def async_add(a, b):
     return {"sum": a + b, "current_result_id": current_result_id.get()}
 
 
+@task
+async def async_add_in_a_thread(a, b):
+    """Uses the event loop's default executor, as a DNS lookup does."""
+    return await asyncio.to_thread(sum, (a, b))
+
+
 #: Events that ``wait_for_event`` tasks block on, by name (thread pools only: a
 #: worker process has its own copy of this module).
 EVENTS: dict[str, threading.Event] = {}
@@ -192,6 +198,31 @@ def write_file_after_main_thread_ends(path):
     """Still RUNNING when the interpreter begins to exit: it waits for the main
     thread to end (thread pools), then writes ``path``."""
     threading.main_thread().join(GATE_DEADLINE)
+    with open(path, "w") as file:
+        file.write("done")
+
+
+@task
+def enqueue_after_main_thread_ends(alias, path):
+    """At interpreter exit (thread pools), enqueue on ``alias`` a task that
+    writes ``path`` once this task's thread has ended; what ``enqueue()``
+    raised, if anything, goes to ``path + ".error"``."""
+    threading.main_thread().join(GATE_DEADLINE)
+    try:
+        write_file_after_thread_ends.using(backend=alias).enqueue(
+            threading.current_thread().name, path
+        )
+    except RuntimeError as exc:
+        with open(path + ".error", "w") as file:
+            file.write(str(exc))
+
+
+@task
+def write_file_after_thread_ends(thread_name, path):
+    """Write ``path`` once the thread named ``thread_name`` has ended."""
+    for thread in threading.enumerate():
+        if thread.name == thread_name:
+            thread.join(GATE_DEADLINE)
     with open(path, "w") as file:
         file.write("done")
 

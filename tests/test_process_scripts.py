@@ -14,6 +14,8 @@ import textwrap
 
 import pytest
 
+from tests.support import STARTS_AT_EXIT
+
 SCRIPT = textwrap.dedent(
     """
     import atexit
@@ -106,6 +108,24 @@ SCRIPT_TASKS = textwrap.dedent(
 
 
     @task(backend="cpu")
+    def wait_for_another_to_exit(pids):
+        # Until one of the processes ``pids``, other than this one, has exited.
+        fds = []
+        try:
+            for pid in pids:
+                if pid != os.getpid():
+                    try:
+                        fds.append(os.pidfd_open(pid))
+                    except ProcessLookupError:
+                        return  # exited already
+            if not select.select(fds, [], [], 60)[0]:
+                raise TimeoutError(f"none of {pids} exited")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+    @task(backend="cpu")
     def touch_when(gate, path):
         # Until the script writes to the named pipe ``gate``.
         fd = os.open(gate, os.O_RDONLY | os.O_NONBLOCK)
@@ -121,12 +141,22 @@ SCRIPT_TASKS = textwrap.dedent(
 #: Sets up like SCRIPT, with one worker; then what ``sys.argv[2]`` says.
 SCENARIO_SCRIPT = textwrap.dedent(
     """
+    import atexit
     import json
     import multiprocessing
     import os
     import signal
     import sys
     import warnings
+
+
+    def enqueue_at_exit(script_tasks, path, first, touches):
+        # Runs at interpreter exit, before the drain (registered after it):
+        # one task for each idle worker, then tasks that wait for a worker.
+        for enqueue, args in first:
+            getattr(script_tasks, enqueue).enqueue(*args)
+        for n in range(touches):
+            script_tasks.touch.enqueue(f"{path}-{n}")
 
 
     def main():
@@ -175,11 +205,15 @@ SCENARIO_SCRIPT = textwrap.dedent(
         elif scenario == "killed":
             os.kill(os.getpid(), signal.SIGKILL)
         elif scenario == "dies-at-exit":
-            # Both workers die during the drain at exit; their replacements can
-            # only be started where the start method does not fork this process.
-            script_tasks.crash.enqueue(3)
-            script_tasks.crash.enqueue(4)
-            script_tasks.touch.enqueue(path)
+            # Both workers die during the drain at exit; a third task needs a
+            # worker started then.
+            first = [("crash", [3]), ("crash", [4])]
+            atexit.register(enqueue_at_exit, script_tasks, path, first, 1)
+        elif scenario == "one-dies-at-exit":
+            # One worker dies during the drain at exit, while the other waits
+            # for that: the tasks queued behind are still waiting then.
+            first = [("crash", [3]), ("wait_for_another_to_exit", [children])]
+            atexit.register(enqueue_at_exit, script_tasks, path, first, 8)
 
 
     if __name__ == "__main__":
@@ -307,8 +341,8 @@ def test_workers_exit_when_the_parent_is_killed(start_method, tmp_path, deadline
     assert not survivors, f"workers outlived their killed parent: {survivors}"
 
 
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_a_worker_dying_during_the_exit_drain_does_not_hang_it(
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+def test_workers_dying_during_the_exit_drain_do_not_hang_it(
     start_method, tmp_path, deadline
 ):
     returncode, stderr, children = run_scenario(
@@ -316,12 +350,45 @@ def test_a_worker_dying_during_the_exit_drain_does_not_hang_it(
     )
     assert returncode == 0, stderr
     assert "exited with code 3" in stderr or "exited with code 4" in stderr
-    if start_method == "fork":
-        # No process can be forked at interpreter exit: the last task fails.
-        assert "no worker process could be started" in stderr
-        assert not (tmp_path / "f").exists()
+    if start_method == "fork" and not STARTS_AT_EXIT:
+        # Python 3.12.0 to 3.12.2 refuse os.fork() at exit: no worker can
+        # replace the two that died, so the task left fails instead of hanging.
+        assert (
+            "no worker process could be started "
+            "(can't fork at interpreter shutdown); failed 1 task(s)"
+        ) in stderr
+        assert not (tmp_path / "f-0").exists()
     else:
-        assert (tmp_path / "f").exists()
+        # spawn and forkserver do not fork this process, and 3.12.3+ allow
+        # os.fork() until the exit handlers have run: a new worker runs it.
+        assert "could be started" not in stderr
+        assert (tmp_path / "f-0").exists()
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_the_workers_left_finish_the_exit_drain(tmp_path, deadline):
+    """One of two ``fork`` workers dies during the drain at exit, with tasks
+    still queued."""
+    returncode, stderr, children = run_scenario(
+        tmp_path, "fork", "one-dies-at-exit", deadline
+    )
+    assert returncode == 0, stderr
+    assert "exited with code 3" in stderr
+    pids = {int((tmp_path / f"f-{n}").read_text()) for n in range(8)}
+    if STARTS_AT_EXIT:
+        # Python 3.12.3+ fork at exit: a new worker replaces the dead one.
+        assert "cannot start worker processes" not in stderr
+    else:
+        # Python 3.12.0 to 3.12.2 refuse os.fork() at exit, and will until the
+        # process ends: the pool says so once, stops trying, and the worker
+        # left runs every task.
+        assert stderr.count("cannot start worker processes at interpreter exit") == 1
+        assert "can't fork at interpreter shutdown" in stderr
+        assert "Could not start a worker process" not in stderr
+        assert len(pids) == 1
+        assert pids <= set(children)
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

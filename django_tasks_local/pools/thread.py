@@ -10,11 +10,14 @@
 There is no queue of its own between the scheduler and the threads: a thread takes
 the next job the moment it is free, so priority order holds exactly and a job is
 handed over with one lock and one condition notify (cheaper than a
-``ThreadPoolExecutor`` future). All threads start together on first use: a
-thread cannot be started from an ``atexit`` handler (Python 3.12+), and the drain
-at exit must be able to use every worker. Idle threads cost a little memory and
-nothing else. They are daemon threads so that the interpreter reaches the
-``atexit`` drain, which then finishes their work and joins them.
+``ThreadPoolExecutor`` future). All threads start together on first use: from
+the moment the main thread ends until the process exits, Python 3.12.0 to 3.12.2
+refuse to start a thread (``RuntimeError: can't create new thread at interpreter
+shutdown``; 3.12.3 and later allow it until the ``atexit`` handlers have run),
+and the drain at exit must be able to use every worker on every Python. Idle
+threads cost a little memory and nothing else. They are daemon threads so that
+the interpreter reaches the ``atexit`` drain, which then finishes their work and
+joins them.
 """
 
 from __future__ import annotations

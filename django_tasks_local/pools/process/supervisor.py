@@ -50,11 +50,20 @@ Decisions:
   stream cannot be trusted: the child is ended, the job it was running fails
   saying so, and the jobs it held but had not started are given back.
 - All ``MAX_WORKERS`` children start together, in the thread of the first
-  enqueue: from Python 3.12 an ``atexit`` handler cannot fork, so the drain at
-  exit must find its workers already running. Replacements (after a crash, a
-  timeout or ``MAX_TASKS_PER_CHILD``) are started by the supervisor; if none can
-  be started during the exit drain (``fork`` at shutdown), jobs that can no
-  longer run fail with ``WorkerDied`` instead of hanging.
+  enqueue, so the drain at exit finds its workers already running on every
+  Python. Replacements (after a crash, a timeout or ``MAX_TASKS_PER_CHILD``)
+  are started by the supervisor, and at interpreter exit that depends on the
+  Python (measured in an ``atexit`` handler, from the main thread or another):
+  3.12.0 to 3.12.2 refuse ``os.fork()`` there (``RuntimeError: can't fork at
+  interpreter shutdown``), so ``fork`` cannot start one, while ``spawn`` and
+  ``forkserver`` can (a new interpreter is started by ``fork_exec``, which is
+  not refused, and a running forkserver forks in its own process); 3.12.3 and
+  later (3.13 included) allow all three until the ``atexit`` handlers have run.
+  The supervisor simply tries: where a start fails during the exit drain, it
+  fails the same way until the process ends, so the pool stops trying (one
+  warning, not one per cycle), the remaining children finish the drain, and if
+  none remain, jobs that can no longer run fail with ``WorkerDied`` instead of
+  hanging.
 - A child that dies before starting the next job it holds (a broken settings
   module, a crash while importing the task's module) gives that job a strike;
   the job fails at the second, so such a job cannot kill children in a loop.
@@ -130,6 +139,9 @@ class ProcessPool:
         self._workers: dict[int, WorkerHandle] = {}  # by pipe fd
         self._numbers = iter(range(1, 1 << 62))
         self._startup_failures = 0
+        #: Why no worker can start for the rest of this process (a start that
+        #: failed during the exit drain), or None while starts may succeed.
+        self._cannot_start: str | None = None
         self._wake_pending = False
         self._stop_requested = False
         #: time.monotonic() past which children told to stop are killed.
@@ -221,6 +233,10 @@ class ProcessPool:
         if self._stop_requested or self.scheduler.stopped:
             return
         serving = self._serving()
+        if self._cannot_start is not None:
+            if not serving:
+                self._fail_waiting(self._cannot_start)
+            return
         if self._startup_failures:
             # Try one child at a time, and only while work waits for it.
             if any(not w.ready for w in serving) or not self.scheduler.ready_count():
@@ -232,8 +248,23 @@ class ProcessPool:
             try:
                 self._spawn()
             except Exception as exc:  # noqa: BLE001 - e.g. fork at interpreter exit
-                if not self._serving():
-                    self._fail_waiting(f"no worker process could be started ({exc})")
+                reason = f"no worker process could be started ({exc})"
+                if not threading.main_thread().is_alive():
+                    # The interpreter is exiting (its main thread has ended):
+                    # a start that fails now fails at every try until the
+                    # process ends (see the module's docstring), so stop trying.
+                    self._cannot_start = reason
+                left = len(self._serving())
+                if not left:
+                    self._fail_waiting(reason)
+                elif self._cannot_start is not None:
+                    logger.warning(
+                        "Pool %s: cannot start worker processes at interpreter "
+                        "exit (%s); the %d left finish the work.",
+                        self.name,
+                        exc,
+                        left,
+                    )
                 else:
                     logger.warning("Could not start a worker process: %s", exc)
                 return
