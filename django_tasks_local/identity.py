@@ -41,3 +41,26 @@ def process_id() -> str:
         start = process_start(pid) or _imported_at
         _identity = (pid, f"{HOST}:{pid}:{start}")
     return _identity[1]
+
+
+def is_alive(claimer: str) -> bool | None:
+    """Whether the process ``claimer`` (``host:pid:start``) still runs: True or
+    False when it is on this host, None when it is on another (only its lease
+    can tell then)."""
+    try:
+        host_and_pid, start = claimer.rsplit(":", 1)
+        host, pid_text = host_and_pid.rsplit(":", 1)
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if host != HOST:
+        return None
+    if start.startswith("t"):  # no start time known here: the pid must do
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return process_start(pid) == start

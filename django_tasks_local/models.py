@@ -79,3 +79,35 @@ class TaskRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_path} {self.result_id} ({self.status})"
+
+
+class WorkerProcess(models.Model):
+    """A process running the pool of a database-store alias, with its heartbeat.
+
+    Written by the process itself each heartbeat (a few times per ``LEASE``) and
+    deleted when it closes the alias; a row whose heartbeat is older than the
+    lease belongs to a process that died or froze (its tasks are recovered).
+    """
+
+    #: ``host:pid:start``, as claims name it (``identity.process_id``).
+    process_id = models.CharField(max_length=255)
+    alias = models.CharField(max_length=100)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    #: The alias's LEASE in that process, in seconds.
+    lease = models.FloatField()
+
+    class Meta:
+        verbose_name = "worker process"
+        verbose_name_plural = "worker processes"
+        ordering = ["alias", "host", "pid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process_id", "alias"], name="tasks_local_one_row_per_alias"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process_id} ({self.alias})"

@@ -186,7 +186,7 @@ class Runtime:
                     f"tasks-{self.alias}", self.options, scheduler, self
                 )
                 pool.start()
-                self.store.start(scheduler, self._push)
+                self.store.start(scheduler, self._push, self._announce_finished)
                 self._scheduler, self._pool = scheduler, pool
             return self._scheduler
 
@@ -223,6 +223,11 @@ class Runtime:
     def wait_result(self, result_id: str, timeout: float | None = None) -> TaskResult:
         """Block until the result is finished; its final snapshot."""
         return self.store.wait(result_id, timeout)
+
+    def _announce_finished(self, snapshot: TaskResult) -> None:
+        """``task_finished`` for a result that ended elsewhere than in a worker
+        of this process (the store recovered it from a dead process)."""
+        _send_robust(task_finished, self.backend_class, snapshot)
 
     # -- join and close ------------------------------------------------------------
 

@@ -220,6 +220,19 @@ class Scheduler:
             self._deferred.clear()
             return dropped
 
+    def take_back(self) -> list[Any]:
+        """Remove and return every job not yet taken (due ones first, in the
+        order they would have run), and go on as before: for a store that must
+        check them again before they may run (it pushes back those that may)."""
+        with self._lock:
+            jobs = [entry[2] for entry in sorted(self._ready)]
+            jobs += [entry[3] for entry in sorted(self._deferred)]
+            self._ready.clear()
+            self._deferred.clear()
+            if not self._in_flight:
+                self._idle.notify_all()
+            return jobs
+
     def withdraw(self) -> list[Any]:
         """Stop accepting deferred jobs and return every job not yet taken, due
         or not, removed (due ones first, in the order they would have run).

@@ -56,3 +56,88 @@ def executions(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [line.split()[0] for line in path.read_text().splitlines()]
+
+
+class Script:
+    """A Python process running ``code`` with the test run's settings (the same
+    database), whose output the test reads line by line, with deadlines."""
+
+    def __init__(self, code: str, *args: str, env: dict | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+        import textwrap
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._unexpected: list[str] = []
+
+    def expect(self, prefix: str, timeout: float) -> str:
+        """The first line of output not yet expected that starts with ``prefix``,
+        whenever it came; ``AssertionError`` if none comes in time. Every line
+        read is kept in ``lines``."""
+        import select
+        import time
+
+        for index, line in enumerate(self._unexpected):
+            if line.startswith(prefix):
+                return self._unexpected.pop(index)
+        deadline = time.monotonic() + timeout
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([stdout], [], [], max(0.0, remaining))
+            if not ready:
+                raise AssertionError(
+                    f"no line starting {prefix!r} in {timeout}s; got {self.lines}"
+                )
+            line = stdout.readline()
+            if not line:
+                raise AssertionError(
+                    f"the script ended before {prefix!r}: {self.lines}\n"
+                    f"{self.finish(timeout)[1]}"
+                )
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+            self._unexpected.append(line)
+
+    def send(self, line: str) -> None:
+        """A line to the script's standard input."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(line + "\n")
+        stdin.flush()
+
+    def finish(self, timeout: float) -> tuple[int, str]:
+        """Close its input, wait for it to end; its exit code and stderr (the
+        rest of its output goes to ``lines``)."""
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        self.lines += stdout.splitlines()
+        return self.process.returncode, stderr
+
+    def kill(self) -> None:
+        """SIGKILL it and reap it. Its output pipes are closed here without
+        reading them to the end: a worker process it leaves behind may hold them
+        open until its task ends."""
+        import contextlib
+
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent

@@ -172,3 +172,18 @@ class EventGate:
     def close(self) -> None:
         self.event.set()
         tasks.EVENTS.pop(self.name, None)
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Block until a process that is not our child exits (Linux pidfd)."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(pidfd)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import textwrap
 
 import pytest
 
-from tests.support import STARTS_AT_EXIT
+from tests.support import STARTS_AT_EXIT, wait_for_exit
 
 SCRIPT = textwrap.dedent(
     """
@@ -299,19 +298,6 @@ def run_scenario(tmp_path, start_method, scenario, deadline):
             timeout=deadline * 2,
         ).returncode
     return returncode, err.read_text(), json.loads(out.read_text().splitlines()[0])
-
-
-def wait_for_exit(pid: int, timeout: float) -> bool:
-    """Block until a process that is not our child exits (Linux pidfd)."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([pidfd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(pidfd)
 
 
 @pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])

@@ -42,9 +42,16 @@ class Store(Protocol):
 
     alias: str
 
-    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
+    def start(
+        self,
+        scheduler: Scheduler,
+        push: Callable[[Job], None],
+        announce: Callable[[TaskResult], None],
+    ) -> None:
         """The alias's pool started with ``scheduler``; ``push`` queues a job in
-        it (for a store that feeds it from elsewhere)."""
+        it (for a store that feeds it from elsewhere); ``announce`` sends
+        ``task_finished`` for a result that ended without a worker of this
+        process (one the store recovered from a dead process)."""
 
     def detach(self, scheduler: Scheduler) -> list[Job]:
         """The alias is closing: stop feeding ``scheduler`` and take back what it

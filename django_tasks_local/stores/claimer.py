@@ -1,5 +1,7 @@
 """When a process takes tasks from the database queue: one claimer thread per
-database-store alias whose pool is started.
+database-store alias whose pool is started. On each look it also tends the
+claims (``leases.py``: this process's heartbeat, and the recovery of the claims
+of processes that died).
 
 ::
 
@@ -53,9 +55,15 @@ class Claimer:
         max_workers: int,
         poll_interval: float,
         database: str,
+        tend: Callable[[], None],
+        tend_interval: float,
+        on_exit: Callable[[], None],
     ) -> None:
         self.name = name
         self.database = database
+        #: Called on every look at the queue (heartbeat when due, recovery).
+        self._tend = tend
+        self._on_exit = on_exit
         self._claim = claim
         self._push = push
         self._load = load
@@ -63,7 +71,9 @@ class Claimer:
         self.target = max_workers * (1 + QUEUED_PER_WORKER)
         #: Claim once this much room has opened, or when the process is idle.
         self.batch = min(self.target, max(MIN_BATCH, max_workers))
-        self.poll_interval = poll_interval
+        #: Seconds between looks: POLL_INTERVAL, or less when the lease asks
+        #: for heartbeats more often.
+        self.poll_interval = min(poll_interval, tend_interval)
         self._event = threading.Event()
         self._woken = False
         self._stopping = False
@@ -99,6 +109,10 @@ class Claimer:
         try:
             self._loop()
         finally:
+            try:
+                self._on_exit()
+            except Exception:
+                logger.exception("%s: leaving the queue failed", self.name)
             connections[self.database].close()
 
     def _loop(self) -> None:
@@ -107,6 +121,7 @@ class Claimer:
             self._woken = False
             self._event.clear()
             try:
+                self._tend()
                 next_due = self._claim_while_room()
                 failures = 0
             except DatabaseError as error:

@@ -55,6 +55,7 @@ from ..options import PoolOptions
 from ..results import build_result
 from ..scheduler import Scheduler
 from .claimer import Claimer
+from .leases import Leases
 from .memory import Waiter
 from .sql import TABLE, Dialect, thread_connection, writing
 from .writer import Writer
@@ -127,6 +128,7 @@ class DatabaseStore:
         self._scheduler: Scheduler | None = None
         self._claimer: Claimer | None = None
         self._writer: Writer | None = None
+        self._announce: Callable[[TaskResult], None] = _ignore
         #: An enqueue in autocommit claims its task as it writes it while this
         #: process holds fewer jobs than this (as many as the claimer keeps).
         self._claim_room = 0
@@ -140,13 +142,33 @@ class DatabaseStore:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
-        """The alias's pool started with ``scheduler``: feed it from the table."""
+    def start(
+        self,
+        scheduler: Scheduler,
+        push: Callable[[Job], None],
+        announce: Callable[[TaskResult], None],
+    ) -> None:
+        """The alias's pool started with ``scheduler``: feed it from the table,
+        keep this process's claims alive, recover those of dead processes."""
         self._scheduler = scheduler
+        self._announce = announce
         self._writer = Writer(
             self.name, self.database, self.dialect, self.alias, self.max_results
         )
         self._writer.start()
+        leases = Leases(
+            self.database,
+            self.alias,
+            self.dialect,
+            self.lease,
+            self._recovered,
+            lambda silent: self._after_lapse(leases, silent),
+        )
+
+        def tend() -> None:
+            leases.beat_if_due()
+            leases.recover()
+
         self._claimer = Claimer(
             self.name,
             self._claim,
@@ -155,6 +177,9 @@ class DatabaseStore:
             self.max_workers,
             self.poll_interval,
             self.database,
+            tend,
+            leases.interval,
+            leases.unregister,
         )
         scheduler.refill_below = self.max_workers
         scheduler.refill = self._claimer.wake
@@ -179,6 +204,42 @@ class DatabaseStore:
         if writer is not None:
             writer.stop()
         self._scheduler = None
+
+    def _after_lapse(self, leases: Leases, silent: float) -> None:
+        """This process was silent past its lease: the jobs it queued may have
+        been recovered by another process meanwhile. Check each before it may
+        run, and forget those that are no longer this process's. (A task that was
+        already running here runs on; its end is refused, see ``_write_end``.)"""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        queued = scheduler.take_back()
+        claims = [(job.id, job.entry.token) for job in queued]
+        held = leases.still_held(claims) if claims else set()
+        for job in queued:
+            if job.id in held:
+                scheduler.push(job, job.task.priority)
+            else:
+                self._local.pop(job.id, None)
+        logger.warning(
+            "Alias %r: this process was silent for %.1f seconds, past LEASE "
+            "(%g s); %d queued task(s) it had claimed were recovered by another "
+            "process meanwhile and will not run here.",
+            self.alias,
+            silent,
+            self.lease,
+            len(queued) - len(held),
+        )
+
+    def _recovered(self, result_ids: list[str]) -> None:
+        """Attempts that recovery failed here: their ``task_finished`` is sent
+        here, since the process that ran them cannot send it any more."""
+        for result_id in result_ids:
+            try:
+                snapshot = self.get(result_id)
+            except TaskResultDoesNotExist:
+                continue
+            self._announce(snapshot)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every status change so far is in the table (tests, exit)."""
@@ -672,3 +733,7 @@ _ERROR_KEYS = ("exception_class_path", "traceback")
 
 def _nothing() -> None:
     """A scheduler's refill once nothing feeds it any more."""
+
+
+def _ignore(snapshot: TaskResult) -> None:
+    """Where recovered results are announced before the pool starts: nowhere."""

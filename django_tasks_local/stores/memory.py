@@ -118,8 +118,13 @@ class MemoryStore:
 
     # -- lifecycle: nothing to start; the scheduler is the queue -----------------------
 
-    def start(self, scheduler: Scheduler, push: Callable[[Job], None]) -> None:
-        """Nothing feeds the scheduler but enqueues."""
+    def start(
+        self,
+        scheduler: Scheduler,
+        push: Callable[[Job], None],
+        announce: Callable[[TaskResult], None],
+    ) -> None:
+        """Nothing feeds the scheduler but enqueues, and nothing ends elsewhere."""
 
     def detach(self, scheduler: Scheduler) -> list[Job]:
         """Deferred jobs not yet due are dropped when the alias closes: they are

@@ -33,6 +33,7 @@ from ..results import _timezone
 _from_timestamp = datetime.fromtimestamp
 
 TABLE = "django_tasks_local_taskrecord"
+PROCESS_TABLE = "django_tasks_local_workerprocess"
 
 #: Milliseconds the store's own threads (writer, claimer) wait for SQLite's write
 #: lock before a statement fails and is retried: long, since only they wait.
@@ -124,6 +125,45 @@ class Dialect:
         self.delete_finished_before = (
             f"DELETE FROM {TABLE} WHERE alias = %s AND finished_at IS NOT NULL "
             "AND (finished_at < %s OR (finished_at = %s AND seq <= %s))"
+        )
+
+        # Leases: one statement renews every claim of a process on the alias.
+        self.renew_leases = (
+            f"UPDATE {TABLE} SET lease_expires_at = %s "
+            "WHERE claimed_by = %s AND alias = %s"
+        )
+        self.beat = (
+            f"UPDATE {PROCESS_TABLE} SET heartbeat_at = %s, lease = %s "
+            "WHERE process_id = %s AND alias = %s"
+        )
+        self.register_process = (
+            f"INSERT INTO {PROCESS_TABLE} "
+            "(process_id, alias, host, pid, started_at, heartbeat_at, lease) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        )
+        self.unregister_process = (
+            f"DELETE FROM {PROCESS_TABLE} WHERE process_id = %s AND alias = %s"
+        )
+        self.forget_stale_processes = (
+            f"DELETE FROM {PROCESS_TABLE} WHERE alias = %s AND heartbeat_at < %s"
+        )
+        # Recovery: who holds claims, how fresh the oldest of them is, and the
+        # rows of one of them.
+        self.claimers = (
+            f"SELECT claimed_by, MIN(lease_expires_at) FROM {TABLE} "
+            "WHERE alias = %s AND claimed_by IS NOT NULL AND claimed_by <> %s "
+            "GROUP BY claimed_by"
+        )
+        self.claimed_rows = (
+            f"SELECT result_id, claim_token, status, attempts, worker_ids, errors, "
+            f"started_at, task_path FROM {TABLE} WHERE alias = %s AND claimed_by = %s"
+        )
+        self.claim_token_of = f"SELECT claim_token FROM {TABLE} WHERE result_id = %s"
+        self.fail_lost = (
+            f"UPDATE {TABLE} SET status = 'FAILED', finished_at = %s, "
+            f"errors = {json_in}, claimed_by = NULL, claim_token = NULL, "
+            "lease_expires_at = NULL "
+            "WHERE result_id = %s AND claim_token = %s AND status = 'RUNNING'"
         )
 
     # -- values in -------------------------------------------------------------------
