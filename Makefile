@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 python_of = $(or $(addsuffix /bin/python,$(shell pyenv prefix $(1) 2>/dev/null)),$(shell command -v python$(1) 2>/dev/null))
 PYTHON_3_13 ?= $(call python_of,3.13)
 
-.PHONY: demo test test-3.13 test-postgres coverage bench clean
+.PHONY: demo test test-3.13 test-postgres coverage bench soak soak-postgres clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is needed (see .python-version), found " + sys.version'
@@ -59,6 +59,14 @@ coverage: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Worker processes killed with SIGKILL while they run 10,000 tasks, replaced,
+# and every task counted (soak/runner.py); not part of `make test`.
+soak: $(STAMP)
+	$(BIN)/python -m soak
+
+soak-postgres: $(STAMP)
+	scripts/postgres run $(BIN)/python -m soak --database postgres
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .ruff_cache .mypy_cache build *.egg-info .coverage .coverage.*

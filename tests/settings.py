@@ -37,4 +37,8 @@ TASKS = {
         "OPTIONS": {"MAX_WORKERS": 2},
     },
 }
+# Processes the tests start (the worker command) get the default alias on the
+# database store this way; tests in this process use override_settings.
+if os.environ.get("DJANGO_TASKS_LOCAL_TEST_STORE") == "database":
+    TASKS["default"]["OPTIONS"] |= {"STORE": "database", "POLL_INTERVAL": 0.1}
 LOGGING_CONFIG = None

@@ -187,3 +187,37 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(pidfd)
+
+
+class Announcements:
+    """A named pipe that tasks in any process write their result id to as they
+    start (``tasks.announce_then_wait``); the test reads them as they come.
+
+    This side holds the pipe open for reading and writing, so a task can open it
+    at any time without blocking and the test never sees end of file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        os.mkfifo(self.path)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self._buffer = b""
+
+    def expect(self, count: int, timeout: float = DEADLINE) -> list[str]:
+        """Block until ``count`` more ids were announced; return them."""
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self._buffer.count(b"\n") < count:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self._fd], [], [], max(0.0, remaining))
+            assert ready, f"fewer than {count} announcements in {timeout}s"
+            self._buffer += os.read(self._fd, 4096)
+        lines = self._buffer.split(b"\n")
+        taken, rest = lines[:count], lines[count:]
+        self._buffer = b"\n".join(rest)
+        return [line.decode() for line in taken]
+
+    def close(self) -> None:
+        os.close(self._fd)

@@ -287,3 +287,17 @@ def record(path, label):
     finally:
         os.close(fd)
     return label
+
+
+@task
+def announce_then_wait(announce_path, gate_path, value=None):
+    """Write this result's id to the ``Announcements`` pipe at ``announce_path``,
+    then block until the ``PipeGate`` at ``gate_path`` opens."""
+    fd = os.open(announce_path, os.O_WRONLY)
+    try:
+        os.write(fd, f"{current_result_id.get()}\n".encode())
+    finally:
+        os.close(fd)
+    if not gate_is_open(gate_path):
+        raise TimeoutError(f"gate {gate_path!r} was never opened")
+    return value

@@ -288,3 +288,19 @@ class _write_lock_held_elsewhere:
         self.cursor.execute("ROLLBACK")
         self.cursor.close()
         self.connection.close()
+
+
+def test_a_deferred_task_is_claimed_when_due_and_runs_then(kind):
+    """Claimed from the table (a deferred task is never claimed as it is
+    written): its run_after is read back as the moment it was, whatever the
+    time zone of the process (Django sets it from TIME_ZONE)."""
+    with durable(kind, POLL_INTERVAL=0.05) as backend:
+        run_after = timezone.now() + timedelta(milliseconds=200)
+        result = tasks.add.using(run_after=run_after).enqueue(1, 1)
+        assert row(result.id).claimed_by is None
+        wait(result, timeout=DEADLINE)
+        assert backend.join(DEADLINE)
+
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.started_at >= run_after
+    assert result.task.run_after == run_after

@@ -52,7 +52,7 @@ from ..identity import process_id
 from ..ids import new_token
 from ..jobs import Job, task_at
 from ..options import PoolOptions
-from ..results import build_result
+from ..results import build_result, to_datetime
 from ..scheduler import Scheduler
 from .claimer import Claimer
 from .leases import Leases
@@ -415,7 +415,13 @@ class DatabaseStore:
             attempts,
         ) = row
         try:
-            task = task_at(task_path, priority, self.alias, queue_name, run_after)
+            task = task_at(
+                task_path,
+                priority,
+                self.alias,
+                queue_name,
+                to_datetime(dialect.timestamp(run_after)),
+            )
         except Exception as error:  # noqa: BLE001 - the task, not the claimer, fails
             self._fail_unimportable(result_id, task_path, token, error)
             return None
@@ -699,7 +705,13 @@ class DatabaseStore:
             _metadata,
         ) = row
         try:
-            task = task_at(task_path, priority, alias, queue_name, run_after)
+            task = task_at(
+                task_path,
+                priority,
+                alias,
+                queue_name,
+                to_datetime(dialect.timestamp(run_after)),
+            )
         except Exception as error:
             raise TaskResultDoesNotExist(
                 f"{result_id}: its task {task_path} cannot be imported here "
