@@ -12,6 +12,7 @@ process pools: no broker, no worker process to run.
 from .backends import ProcessPoolBackend, ThreadPoolBackend
 from .exceptions import TaskDropped, WorkerDied
 from .execution import current_result_id
+from .retries import exponential
 from .waiting import wait
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "ThreadPoolBackend",
     "WorkerDied",
     "current_result_id",
+    "exponential",
     "wait",
 ]

@@ -10,10 +10,12 @@ first call.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from inspect import iscoroutinefunction
 from typing import Any
 
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskResult
+from django.tasks.exceptions import InvalidTask
 
 from . import runtime as runtime_registry
 from .checks import database_store_messages
@@ -29,6 +31,7 @@ from .pools import Pool
 from .pools.process import ProcessPool
 from .pools.thread import ThreadPool
 from .runtime import Runtime
+from .tasks import LocalTask
 
 
 class LocalBackend(BaseTaskBackend):
@@ -38,6 +41,7 @@ class LocalBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+    task_class = LocalTask
 
     # Set by each concrete backend: which options it reads, how it validates them,
     # and the pool that runs its tasks.
@@ -76,6 +80,42 @@ class LocalBackend(BaseTaskBackend):
             self.pool_class,
             self.validate_task,
         )
+
+    def validate_task(self, task: Task) -> None:
+        """Django's rules, then the options of ``LocalTask`` (checked when the
+        task is defined, so a wrong value fails at import, not at enqueue)."""
+        super().validate_task(task)
+        where = f"Task {task.module_path} (alias {self.alias!r})"
+        max_attempts = getattr(task, "max_attempts", None)
+        if max_attempts is not None and (
+            isinstance(max_attempts, bool)
+            or not isinstance(max_attempts, int)
+            or max_attempts < 1
+        ):
+            raise InvalidTask(
+                f"{where}: max_attempts must be an int >= 1; got {max_attempts!r}."
+            )
+        backoff = getattr(task, "backoff", None)
+        if backoff is not None and not callable(backoff):
+            raise InvalidTask(
+                f"{where}: backoff must be callable as backoff(exception, "
+                f"task_result) -> seconds or None; got {backoff!r}."
+            )
+        timeout = getattr(task, "timeout", None)
+        if timeout is not None:
+            if (
+                isinstance(timeout, bool)
+                or not isinstance(timeout, int | float)
+                or not 0 < timeout < float("inf")
+            ):
+                raise InvalidTask(
+                    f"{where}: timeout must be a positive number of seconds; "
+                    f"got {timeout!r}."
+                )
+            self.validate_timeout(task, where)
+
+    def validate_timeout(self, task: Task, where: str) -> None:
+        """Whether this backend can stop ``task`` past its ``timeout``."""
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         return self.runtime.enqueue(task, args, kwargs)
@@ -126,6 +166,17 @@ class ThreadPoolBackend(LocalBackend):
     known_options = THREAD_OPTIONS
     option_parser = staticmethod(parse_thread_options)
     pool_class = ThreadPool
+
+    def validate_timeout(self, task: Task, where: str) -> None:
+        """Only a coroutine can be stopped here: it is cancelled at its next
+        ``await``. A thread running a plain function cannot be stopped."""
+        if not iscoroutinefunction(task.func):
+            raise InvalidTask(
+                f"{where}: timeout needs an async def task on ThreadPoolBackend: a "
+                "thread running a plain function cannot be stopped from outside. "
+                "Make the task async def (it is cancelled at its next await), or "
+                "run it on a ProcessPoolBackend, which ends the worker process."
+            )
 
 
 class ProcessPoolBackend(LocalBackend):

@@ -29,10 +29,11 @@ from inspect import iscoroutinefunction
 from typing import Any, NamedTuple
 
 from django.db import close_old_connections
-from django.tasks.base import TaskContext, TaskResultStatus
+from django.tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
 
 from .jobs import Job
 from .results import build_result, normalize_value
+from .retries import retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Outcome(NamedTuple):
     traceback: str | None
     started_at: float
     finished_at: float
+    #: Seconds until the task's next attempt (a failure it retries), else None.
+    retry_in: float | None = None
 
 
 def exception_class_path(exc: BaseException) -> str:
@@ -66,24 +69,46 @@ def failure(
     finished_at: float,
     *,
     cause: BaseException | None = None,
+    job: Job | None = None,
+    worker_id: str | None = None,
 ) -> Outcome:
     """An ``Outcome`` for an exception, with its class path and full traceback.
 
     The one place a failed outcome is built, whether the task raised ``exc`` or
     the backend made it to say why the task could not run or report. ``cause``
     (the error that made the backend give up) is chained, so the traceback shows
-    it as ``raise exc from cause`` would.
+    it as ``raise exc from cause`` would. With ``job`` (an attempt that ran, on
+    ``worker_id``), the outcome says whether and when it is retried.
     """
     if cause is not None:
         exc.__cause__ = cause
-    return Outcome(
-        False,
-        None,
-        exception_class_path(exc),
-        "".join(traceback.format_exception(exc)),
-        started_at,
-        finished_at,
-    )
+    class_path = exception_class_path(exc)
+    text = "".join(traceback.format_exception(exc))
+    retry_in = None
+    if job is not None and job.attempt < job.max_attempts:
+
+        def failed_result() -> TaskResult:
+            return build_result(
+                task=job.task,
+                result_id=job.id,
+                status=TaskResultStatus.FAILED,
+                enqueued_at=job.enqueued_at,
+                started_at=started_at,
+                finished_at=finished_at,
+                args=job.args,
+                kwargs=job.kwargs,
+                backend=job.backend,
+                errors=[
+                    TaskError(exception_class_path=path, traceback=trace)
+                    for path, trace in (*job.errors, (class_path, text))
+                ],
+                worker_ids=[*job.worker_ids, worker_id or "unknown"],
+            )
+
+        retry_in = retry_delay(
+            job.task, job.attempt, job.max_attempts, exc, failed_result
+        )
+    return Outcome(False, None, class_path, text, started_at, finished_at, retry_in)
 
 
 class ReturnValueError(TypeError):
@@ -113,7 +138,7 @@ def execute(
                     f"JSON-serialisable ({type(value).__qualname__}): {exc}"
                 ) from exc
         except BaseException as exc:  # noqa: BLE001 - SystemExit too fails only the task
-            return failure(exc, started_at, time.time())
+            return failure(exc, started_at, time.time(), job=job, worker_id=worker_id)
         return Outcome(True, value, None, None, started_at, time.time())
     finally:
         current_result_id.reset(token)
@@ -134,17 +159,34 @@ def _invoke(job: Job, worker_id: str, started_at: float) -> Any:
             args=job.args,
             kwargs=job.kwargs,
             backend=job.backend,
-            errors=[],
-            worker_ids=[worker_id],
+            errors=[
+                TaskError(exception_class_path=path, traceback=trace)
+                for path, trace in job.errors
+            ],
+            worker_ids=[*job.worker_ids, worker_id],
         )
         args = [TaskContext(task_result=running), *args]
     func = task.func
     if _is_async(func):
+        coroutine = func(*args, **job.kwargs)
+        timeout = getattr(task, "timeout", None)
+        if timeout is not None:
+            coroutine = _cancelled_after(coroutine, timeout, task.module_path)
         # The coroutine runs in a copy of this context, current_result_id included.
-        return _event_loop().run(
-            func(*args, **job.kwargs), context=contextvars.copy_context()
-        )
+        return _event_loop().run(coroutine, context=contextvars.copy_context())
     return func(*args, **job.kwargs)
+
+
+async def _cancelled_after(coroutine: Any, seconds: float, task_path: str) -> Any:
+    """Run ``coroutine``, cancelled at its next ``await`` past ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await coroutine
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"Task {task_path} ran longer than its timeout={seconds:g} seconds; "
+            "it was cancelled at an await."
+        ) from exc
 
 
 #: Task function -> whether it is ``async def``. ``inspect.iscoroutinefunction``

@@ -42,9 +42,12 @@ class Job:
         "backend",
         "enqueued_at",
         "entry",
+        "errors",
         "id",
         "kwargs",
+        "max_attempts",
         "task",
+        "worker_ids",
     )
 
     def __init__(
@@ -56,6 +59,9 @@ class Job:
         backend: str,
         enqueued_at: float,
         attempt: int = 1,
+        max_attempts: int = 1,
+        worker_ids: tuple[str, ...] = (),
+        errors: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.id = id
         self.task = task
@@ -65,8 +71,14 @@ class Job:
         self.backend = backend
         #: Seconds since the epoch.
         self.enqueued_at = enqueued_at
-        #: Which attempt of the task this job is (1 for the first).
+        #: Which attempt of the task this job is (1 for the first), and how many
+        #: it may have in all (the task's ``max_attempts``, or the alias's).
         self.attempt = attempt
+        self.max_attempts = max_attempts
+        #: The worker ids and errors (class path, traceback) of the attempts
+        #: before this one: what the worker's ``TaskResult`` shows of them.
+        self.worker_ids = worker_ids
+        self.errors = errors
         #: The store's handle on this job's result (opaque to everyone else).
         self.entry: Any = None
 
@@ -97,6 +109,9 @@ class Job:
                 self.backend,
                 self.enqueued_at,
                 self.attempt,
+                self.max_attempts,
+                self.worker_ids,
+                self.errors,
             ),
         )
 
@@ -106,24 +121,32 @@ _task_cache: dict[tuple, Task] = {}
 
 
 def rebuild_task(state: tuple) -> Task:
-    """The ``Task`` a pickled ``Job`` names, imported from its module path."""
+    """The ``Task`` a pickled ``Job`` names: the one defined at its module path
+    (its class, and options such as ``max_attempts`` or ``timeout``, come from
+    the definition), with the options it was enqueued with. Made without asking
+    a backend to validate it (the parent did)."""
     task = _task_cache.get(state)
     if task is not None:
         return task
     module_path, priority, backend, queue_name, run_after, takes_context = state
     target = import_string(module_path)
-    func = target.func if isinstance(target, Task) else target
-    task = object.__new__(Task)
-    values = {
-        "func": func,
-        "priority": priority,
-        "backend": backend,
-        "queue_name": queue_name,
-        "run_after": run_after,
-        "takes_context": takes_context,
-    }
-    for field in fields(Task):
-        object.__setattr__(task, field.name, values[field.name])
+    if isinstance(target, Task):
+        task = object.__new__(type(target))
+        for field in fields(target):
+            object.__setattr__(task, field.name, getattr(target, field.name))
+    else:  # a plain function: a Task made around it
+        task = object.__new__(Task)
+        for field in fields(Task):
+            object.__setattr__(task, field.name, field.default)
+        object.__setattr__(task, "func", target)
+    for name, value in (
+        ("priority", priority),
+        ("backend", backend),
+        ("queue_name", queue_name),
+        ("run_after", run_after),
+        ("takes_context", takes_context),
+    ):
+        object.__setattr__(task, name, value)
     _task_cache[state] = task
     return task
 
@@ -145,7 +168,17 @@ def task_at(
     )
 
 
-def _rebuild_job(id, task_state, args, kwargs, backend, enqueued_at, attempt) -> Job:
-    return Job(
-        id, rebuild_task(task_state), args, kwargs, backend, enqueued_at, attempt
-    )
+def with_run_after(task: Task, run_after: datetime | None) -> Task:
+    """A copy of ``task`` due at ``run_after`` (a retry's), not validated again."""
+    copy = object.__new__(type(task))
+    for field in fields(task):
+        object.__setattr__(copy, field.name, getattr(task, field.name))
+    object.__setattr__(copy, "run_after", run_after)
+    return copy
+
+
+def _rebuild_job(
+    id, task_state, args, kwargs, backend, enqueued_at, attempt, *history
+) -> Job:
+    task = rebuild_task(task_state)
+    return Job(id, task, args, kwargs, backend, enqueued_at, attempt, *history)

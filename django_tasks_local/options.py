@@ -39,7 +39,9 @@ STORES = ("memory", "database")
 DEFAULT_LEASE = 60.0
 
 STORE_OPTIONS = frozenset({"STORE", "DATABASE", "POLL_INTERVAL", "LEASE"})
-THREAD_OPTIONS = frozenset({"MAX_WORKERS", "MAX_RESULTS"}) | STORE_OPTIONS
+THREAD_OPTIONS = (
+    frozenset({"MAX_WORKERS", "MAX_RESULTS", "MAX_ATTEMPTS"}) | STORE_OPTIONS
+)
 PROCESS_OPTIONS = THREAD_OPTIONS | {"TIMEOUT", "MAX_TASKS_PER_CHILD", "START_METHOD"}
 
 
@@ -64,6 +66,8 @@ class PoolOptions:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     #: Seconds without a heartbeat after which a process's claims are void.
     lease: float = DEFAULT_LEASE
+    #: Attempts of a task that sets no ``max_attempts`` (1: no retry).
+    max_attempts: int = 1
 
 
 def default_start_method() -> str:
@@ -143,6 +147,7 @@ def _store_options(alias: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     else:
         max_results = _positive_int(alias, raw, "MAX_RESULTS", DEFAULT_MAX_RESULTS)
     return {
+        "max_attempts": _positive_int(alias, raw, "MAX_ATTEMPTS", 1),
         "max_results": max_results,
         "store": store,
         "database": database,

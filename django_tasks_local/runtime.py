@@ -111,7 +111,16 @@ class Runtime:
                 f"JSON-serialisable: {exc}. Pass ids or plain data, not objects."
             ) from exc
         now = time.time()
-        job = Job(new_result_id(), task, args, kwargs, self.alias, now)
+        job = Job(
+            new_result_id(),
+            task,
+            args,
+            kwargs,
+            self.alias,
+            now,
+            1,
+            getattr(task, "max_attempts", None) or self.options.max_attempts,
+        )
         result = build_result(
             task=task,
             result_id=job.id,
@@ -197,6 +206,13 @@ class Runtime:
         _send_robust(task_started, self.backend_class, snapshot)
 
     def finished(self, job: Job, outcome: Outcome, worker_id: str | None) -> None:
+        if outcome.retry_in is not None:
+            # A failed attempt with attempts left: READY again, no task_finished.
+            due = time.time() + outcome.retry_in
+            _, following = self.store.retry(job, outcome, worker_id, due)
+            if following is not None:
+                self._push(following)
+            return
         snapshot, waiters = self.store.finish(job, outcome, worker_id)
         if outcome.ok:
             _send_robust(task_finished, self.backend_class, snapshot)

@@ -183,3 +183,17 @@ def garble_report():
     ]
     pipe.send_bytes(b"this is not a report")
     threading.Event().wait()
+
+
+@task(backend="cpu", timeout=0.5)
+def hangs_past_its_timeout():
+    threading.Event().wait()
+
+
+def _at_once(exception, task_result):
+    return 0
+
+
+@task(max_attempts=2, backoff=_at_once)
+def dies_each_attempt():
+    os._exit(7)

@@ -36,6 +36,12 @@ TASKS = {
         "QUEUES": ["default", "other"],
         "OPTIONS": {"MAX_WORKERS": 2},
     },
+    # Tasks that only a process pool can run (a sync task with a timeout) are
+    # defined on this alias.
+    "cpu": {
+        "BACKEND": "django_tasks_local.ProcessPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": 2, "START_METHOD": "forkserver"},
+    },
 }
 # Processes the tests start (the worker command) get the default alias on the
 # database store this way; tests in this process use override_settings.

@@ -301,3 +301,73 @@ def announce_then_wait(announce_path, gate_path, value=None):
     if not gate_is_open(gate_path):
         raise TimeoutError(f"gate {gate_path!r} was never opened")
     return value
+
+
+def no_wait(exception, task_result):
+    """A backoff: try again at once."""
+    return 0
+
+
+def stop_retrying(exception, task_result):
+    """A backoff: no more attempts."""
+    return None
+
+
+def in_an_hour(exception, task_result):
+    """A backoff: the next attempt is due in an hour."""
+    return 3600
+
+
+def in_two_seconds(exception, task_result):
+    """A backoff long enough for a process to close before the next attempt."""
+    return 2
+
+
+@task(takes_context=True, max_attempts=3, backoff=no_wait)
+def fails_twice(context):
+    """Fails on its first two attempts, succeeds on the third."""
+    if context.attempt < 3:
+        raise ValueError(f"attempt {context.attempt} failed")
+    return {"attempt": context.attempt, "worker_ids": context.task_result.worker_ids}
+
+
+@task(max_attempts=5, backoff=stop_retrying)
+def fails_and_stops(message):
+    raise ValueError(message)
+
+
+@task(backoff=no_wait)
+def always_fails(message):
+    """No max_attempts of its own: the alias's MAX_ATTEMPTS applies."""
+    raise ValueError(message)
+
+
+@task(takes_context=True, max_attempts=2, backoff=in_an_hour)
+def fails_then_waits_an_hour(context):
+    raise ValueError(f"attempt {context.attempt}")
+
+
+@task(takes_context=True, max_attempts=2, backoff=in_two_seconds)
+def fails_once_slowly(context):
+    if context.attempt == 1:
+        raise ValueError("the first attempt fails")
+    return os.getpid()
+
+
+@task(takes_context=True, max_attempts=2, backoff=no_wait)
+def waits_on_first_attempt(context, announce_path, gate_path):
+    """Its first attempt announces itself and waits on a gate (and is killed
+    there, in the tests); the second returns at once."""
+    if context.attempt == 1:
+        return announce_then_wait.func(announce_path, gate_path, "first")
+    return "second"
+
+
+@task(timeout=0.2)
+async def awaits_past_its_timeout():
+    await asyncio.Event().wait()
+
+
+@task(timeout=0.2, max_attempts=2, backoff=no_wait)
+async def awaits_past_its_timeout_twice():
+    await asyncio.Event().wait()

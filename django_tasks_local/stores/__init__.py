@@ -84,6 +84,14 @@ class Store(Protocol):
         to wake once ``task_finished`` was sent (so ``wait()`` returns after the
         receivers ran)."""
 
+    def retry(
+        self, job: Job, outcome: Outcome, worker_id: str | None, due: float
+    ) -> tuple[TaskResult, Job | None]:
+        """``job``'s attempt failed and is tried again at ``due`` (epoch
+        seconds): READY, its worker id and error kept. Return the READY
+        snapshot, and the next attempt's job if this process queues it (None:
+        the store's queue has it, whoever runs it)."""
+
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; ``TaskResultDoesNotExist``
         for an unknown (or evicted) id."""

@@ -50,9 +50,10 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from ..execution import Outcome
 from ..identity import process_id
 from ..ids import new_token
-from ..jobs import Job, task_at
+from ..jobs import Job, task_at, with_run_after
 from ..options import PoolOptions
 from ..results import build_result, to_datetime
+from ..retries import retry_delay
 from ..scheduler import Scheduler
 from .claimer import Claimer
 from .leases import Leases
@@ -83,6 +84,7 @@ class Entry:
         "return_value",
         "started_at",
         "status",
+        "superseded",
         "token",
         "waiters",
         "worker_ids",
@@ -108,6 +110,8 @@ class Entry:
         self.errors: list[tuple[str, str]] = errors or []
         self.return_value: Any = None
         self.waiters: list[Waiter] | None = None
+        #: It will reach no final state here: retried, or given back.
+        self.superseded = False
 
 
 class DatabaseStore:
@@ -121,6 +125,7 @@ class DatabaseStore:
         self.max_workers = options.max_workers
         self.poll_interval = options.poll_interval
         self.lease = options.lease
+        self.max_attempts = options.max_attempts
         self._lock = threading.Lock()
         #: Results this process holds, by id.
         self._local: dict[str, Entry] = {}
@@ -163,6 +168,7 @@ class DatabaseStore:
             self.lease,
             self._recovered,
             lambda silent: self._after_lapse(leases, silent),
+            self._retry_after_loss,
         )
 
         def tend() -> None:
@@ -221,6 +227,7 @@ class DatabaseStore:
                 scheduler.push(job, job.task.priority)
             else:
                 self._local.pop(job.id, None)
+                self._supersede(job.entry)
         logger.warning(
             "Alias %r: this process was silent for %.1f seconds, past LEASE "
             "(%g s); %d queued task(s) it had claimed were recovered by another "
@@ -413,6 +420,9 @@ class DatabaseStore:
             run_after,
             enqueued_at,
             attempts,
+            worker_ids,
+            errors,
+            started_at,
         ) = row
         try:
             task = task_at(
@@ -425,6 +435,11 @@ class DatabaseStore:
         except Exception as error:  # noqa: BLE001 - the task, not the claimer, fails
             self._fail_unimportable(result_id, task_path, token, error)
             return None
+        earlier_ids = tuple(dialect.from_json(worker_ids) or ())
+        earlier_errors = tuple(
+            (error["exception_class_path"], error["traceback"])
+            for error in dialect.from_json(errors) or ()
+        )
         job = Job(
             result_id,
             task,
@@ -433,10 +448,61 @@ class DatabaseStore:
             self.alias,
             dialect.timestamp(enqueued_at) or time.time(),
             attempts + 1,
+            self.max_attempts_of(task),
+            earlier_ids,
+            earlier_errors,
         )
-        entry = job.entry = Entry(job, token)
+        entry = job.entry = Entry(
+            job,
+            token,
+            list(earlier_ids),
+            list(earlier_errors),
+            dialect.timestamp(started_at),
+        )
         self._local[result_id] = entry
         return job
+
+    def _retry_after_loss(self, row: tuple, error: BaseException) -> float | None:
+        """Seconds until the task of a RUNNING row whose process was lost is
+        tried again (``error`` is its ``WorkerDied``), or None to fail it."""
+        dialect = self.dialect
+        result_id, _, _, attempts, worker_ids, errors, started_at, path, *rest = row
+        priority, queue_name = rest
+        try:
+            task = task_at(path, priority, self.alias, queue_name, None)
+        except Exception:  # noqa: BLE001 - cannot be imported here: fail it
+            return None
+        now = time.time()
+
+        def failed_result() -> TaskResult:
+            earlier = dialect.from_json(errors) or []
+            return build_result(
+                task=task,
+                result_id=result_id,
+                status=FAILED,
+                enqueued_at=None,
+                started_at=dialect.timestamp(started_at),
+                finished_at=now,
+                args=[],
+                kwargs={},
+                backend=self.alias,
+                errors=[
+                    TaskError(
+                        exception_class_path=e["exception_class_path"],
+                        traceback=e["traceback"],
+                    )
+                    for e in earlier
+                ],
+                worker_ids=dialect.from_json(worker_ids) or [],
+            )
+
+        return retry_delay(
+            task, attempts, self.max_attempts_of(task), error, failed_result
+        )
+
+    def max_attempts_of(self, task: Any) -> int:
+        """The task's ``max_attempts``, else the alias's ``MAX_ATTEMPTS``."""
+        return getattr(task, "max_attempts", None) or self.max_attempts
 
     def _fail_unimportable(
         self, result_id: str, task_path: str, token: str, error: Exception
@@ -461,6 +527,8 @@ class DatabaseStore:
         """Give a claimed, unstarted job back to the table."""
         entry = job.entry
         self._local.pop(job.id, None)
+        if entry is not None:
+            self._supersede(entry)
         writer = self._writer
         if entry is not None and writer is not None:
             writer.put(job.id, self.dialect.release, (job.id, entry.token))
@@ -523,13 +591,78 @@ class DatabaseStore:
             entry.first_started_at,
             entry.started_at,
             outcome.finished_at,
-            job.attempt if entry.started_at is not None else job.attempt - 1,
+            len(entry.worker_ids),
             entry.worker_ids,
             entry.return_value,
             [list(error) for error in entry.errors],
             entry,
         )
         return self._snapshot(entry), waiters
+
+    def retry(
+        self, job: Job, outcome: Outcome, worker_id: str | None, due: float
+    ) -> tuple[TaskResult, Job | None]:
+        """The attempt failed and is tried again at ``due``: the row goes back to
+        READY with its run_after, unclaimed, so whichever process has room then
+        runs it (this one is told when it falls due); it survives a restart."""
+        entry: Entry = job.entry
+        assert outcome.error_class_path is not None and outcome.traceback is not None
+        if entry.started_at is None and worker_id is not None:
+            entry.started_at = outcome.started_at
+            entry.worker_ids = [*entry.worker_ids, worker_id]
+        if entry.first_started_at is None:
+            entry.first_started_at = entry.started_at
+        entry.errors = [*entry.errors, (outcome.error_class_path, outcome.traceback)]
+        entry.job = Job(
+            job.id,
+            with_run_after(job.task, to_datetime(due)),
+            job.args,
+            job.kwargs,
+            job.backend,
+            job.enqueued_at,
+            job.attempt + 1,
+            job.max_attempts,
+            tuple(entry.worker_ids),
+            tuple(entry.errors),
+        )
+        entry.status = READY
+        self._supersede(entry)
+        dialect = self.dialect
+
+        def committed(applied: bool) -> None:
+            if self._local.get(job.id) is entry:
+                del self._local[job.id]
+            if not applied:
+                logger.warning(
+                    "Alias %r: the retry of task %s was not written: this process "
+                    "no longer holds its claim.",
+                    self.alias,
+                    job.id,
+                )
+
+        params = (
+            dialect.time(due),
+            dialect.time(entry.first_started_at),
+            dialect.time(entry.started_at),
+            len(entry.worker_ids),
+            dialect.json(entry.worker_ids),
+            dialect.json(
+                [dict(zip(_ERROR_KEYS, e, strict=True)) for e in entry.errors]
+            ),
+            job.id,
+            entry.token,
+        )
+        writer = self._writer
+        if writer is None:
+            with connections[self.database].cursor() as cursor:
+                cursor.execute(dialect.retry, params)
+            committed(cursor.rowcount > 0)
+        else:
+            writer.put(job.id, dialect.retry, params, committed)
+        claimer = self._claimer
+        if claimer is not None:
+            claimer.note_due(due)
+        return self._snapshot(entry), None
 
     def _write_end(
         self,
@@ -603,8 +736,12 @@ class DatabaseStore:
         pause = FIRST_LOOK_SECONDS
         while True:
             entry = self._local.get(result_id) if isinstance(result_id, str) else None
-            if entry is not None:
-                return self._wait_here(entry, result_id, deadline, timeout)
+            if entry is not None and not entry.superseded:
+                final = self._wait_here(entry, result_id, deadline, timeout)
+                if final is not None:
+                    return final
+                pause = FIRST_LOOK_SECONDS
+                continue
             row = self._read_row(result_id)
             if row[8] not in (READY, RUNNING):
                 return self._snapshot_of_row(row)
@@ -621,9 +758,13 @@ class DatabaseStore:
         result_id: str,
         deadline: float | None,
         timeout: float | None,
-    ) -> TaskResult:
+    ) -> TaskResult | None:
+        """Wait on this process's entry: its final snapshot, or None once the
+        entry is superseded (a retry, or given back): then wait on the row."""
         with self._lock:
             event = None
+            if entry.superseded:
+                return None
             if entry.status in (READY, RUNNING):
                 event = Waiter()
                 if entry.waiters is None:
@@ -640,12 +781,18 @@ class DatabaseStore:
                     if entry.waiters and event in entry.waiters:
                         entry.waiters.remove(event)
                 raise self._timed_out(result_id, timeout)
-        if entry.status == READY:
-            # Given back to the table (the alias closed): wait on the row.
-            return self.wait(
-                result_id, None if deadline is None else deadline - time.monotonic()
-            )
+        if entry.superseded:
+            return None
         return self._snapshot(entry)
+
+    def _supersede(self, entry: Entry) -> None:
+        """``entry`` will not reach a final state here (its task is retried, or
+        given back): those waiting on it wait on the row instead."""
+        with self._lock:
+            entry.superseded = True
+            waiters, entry.waiters = entry.waiters, None
+        for waiter in waiters or ():
+            waiter.set()
 
     def _timed_out(self, result_id: str, timeout: float | None) -> TimeoutError:
         return TimeoutError(
@@ -668,8 +815,8 @@ class DatabaseStore:
             result_id=job.id,
             status=status,
             enqueued_at=job.enqueued_at,
-            started_at=entry.first_started_at if status != READY else None,
-            last_attempted_at=entry.started_at if status != READY else None,
+            started_at=entry.first_started_at,
+            last_attempted_at=entry.started_at,
             finished_at=entry.finished_at if finished else None,
             args=job.args,
             kwargs=job.kwargs,

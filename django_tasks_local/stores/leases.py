@@ -54,6 +54,7 @@ class Leases:
         lease: float,
         on_failed: Callable[[list[str]], None],
         on_lapse: Callable[[float], None],
+        retry_in: Callable[[tuple, BaseException], float | None],
     ) -> None:
         self.database = database
         self.alias = alias
@@ -61,6 +62,8 @@ class Leases:
         self.lease = lease
         #: Told the result ids whose attempt recovery failed (to announce them).
         self.on_failed = on_failed
+        #: Seconds until a lost attempt's task is tried again, or None.
+        self.retry_in = retry_in
         #: Told, with how long it was silent, that this process missed its
         #: heartbeats for a whole lease (frozen, or starved): other processes
         #: may have recovered its claims meanwhile.
@@ -164,21 +167,12 @@ class Leases:
             cursor.execute(dialect.claimed_rows, (self.alias, claimer))
             rows = cursor.fetchall()
         failed: list[str] = []
-        released = 0
+        released = retried = 0
         with writing(self.database, dialect.vendor), connection.cursor() as cursor:
             cursor.execute(dialect.begin)
             try:
                 for row in rows:
-                    (
-                        result_id,
-                        token,
-                        status,
-                        _attempts,
-                        _ids,
-                        errors,
-                        _started,
-                        path,
-                    ) = row
+                    result_id, token, status, _, _, errors, _, path = row[:8]
                     if status == "READY":
                         cursor.execute(dialect.release, (result_id, token))
                         released += cursor.rowcount
@@ -195,6 +189,19 @@ class Leases:
                             "traceback": outcome.traceback,
                         }
                     )
+                    delay = self.retry_in(row, error)
+                    if delay is not None:
+                        cursor.execute(
+                            dialect.retry_lost,
+                            (
+                                dialect.time(now + delay),
+                                dialect.json(history),
+                                result_id,
+                                token,
+                            ),
+                        )
+                        retried += cursor.rowcount
+                        continue
                     cursor.execute(
                         dialect.fail_lost,
                         (dialect.time(now), dialect.json(history), result_id, token),
@@ -206,19 +213,21 @@ class Leases:
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
-        if failed or released:
+        if failed or released or retried:
             logger.warning(
                 "Alias %r: recovered the tasks of process %s (%s): %d running "
-                "task(s) failed with WorkerDied, %d queued task(s) given back.",
+                "task(s) failed with WorkerDied, %d to be retried, %d queued "
+                "task(s) given back.",
                 self.alias,
                 claimer,
                 why,
                 len(failed),
+                retried,
                 released,
             )
         if failed:
             self.on_failed(failed)
-        return len(failed) + released
+        return len(failed) + released + retried
 
     def still_held(self, claims: list[tuple[str, str]]) -> set[str]:
         """Which of ``claims`` (result id, token) this process still holds."""

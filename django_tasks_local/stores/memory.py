@@ -32,8 +32,8 @@ from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from ..execution import Outcome
-from ..jobs import Job
-from ..results import build_result
+from ..jobs import Job, with_run_after
+from ..results import build_result, to_datetime
 from ..scheduler import Scheduler
 
 #: Whether attribute writes are serialised by the GIL (see ``mark_running``).
@@ -56,6 +56,7 @@ class Record:
 
     __slots__ = (
         "args",
+        "earlier",
         "enqueued_at",
         "error",
         "finished_at",
@@ -84,6 +85,13 @@ class Record:
         self.error: tuple[str, str] | None = None
         #: Events of threads blocked in ``wait()``; None while nobody waits.
         self.waiters: list[Waiter] | None = None
+        #: The attempts before this one, once the task was retried: (worker ids,
+        #: errors, when the first started, when the last started); else None.
+        self.earlier: Earlier | None = None
+
+
+#: Worker ids, (class path, traceback) errors, first and last start times.
+Earlier = tuple[tuple[str, ...], tuple[tuple[str, str], ...], float, float]
 
 
 class Waiter:
@@ -177,7 +185,9 @@ class MemoryStore:
                 record.worker_id = worker_id
                 record.status = RUNNING
         return _snapshot(
-            self.alias, record, (RUNNING, started_at, None, worker_id, None, None)
+            self.alias,
+            record,
+            (RUNNING, started_at, None, worker_id, None, None, record.earlier),
         )
 
     def finish(
@@ -233,6 +243,48 @@ class MemoryStore:
             except KeyError:  # another thread evicted the last one over the limit
                 break
         return _snapshot(self.alias, record, _state(record)), waiters
+
+    def retry(
+        self, job: Job, outcome: Outcome, worker_id: str | None, due: float
+    ) -> tuple[TaskResult, Job]:
+        """``job``'s attempt failed and is retried at ``due``: READY again, with
+        the attempt's worker id and error kept. Return the READY snapshot and
+        the job of the next attempt (for the runtime to queue).
+
+        Under the lock (a rare path): several fields go back to their READY
+        values, which the lock-free ordering of ``finish`` does not cover."""
+        record: Record = job.entry
+        assert outcome.error_class_path is not None and outcome.traceback is not None
+        started = record.started_at or outcome.started_at
+        ids, errors, first, _ = record.earlier or ((), (), started, started)
+        earlier: Earlier = (
+            (*ids, worker_id or record.worker_id or "unknown"),
+            (*errors, (outcome.error_class_path, outcome.traceback)),
+            first,
+            started,
+        )
+        task = with_run_after(job.task, to_datetime(due))
+        with self._lock:
+            record.earlier = earlier
+            record.task = task
+            record.started_at = None
+            record.worker_id = None
+            record.status = READY
+            state = _state(record)
+        following = Job(
+            job.id,
+            task,
+            job.args,
+            job.kwargs,
+            job.backend,
+            job.enqueued_at,
+            job.attempt + 1,
+            job.max_attempts,
+            earlier[0],
+            earlier[1],
+        )
+        following.entry = record
+        return _snapshot(self.alias, record, state), following
 
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; reading counts as use."""
@@ -314,9 +366,17 @@ def _state(record: Record) -> tuple:
     """
     status = record.status
     if status is READY:
-        return (READY, None, None, None, None, None)
+        return (READY, None, None, None, None, None, record.earlier)
     if status is RUNNING:
-        return (RUNNING, record.started_at, None, record.worker_id, None, None)
+        return (
+            RUNNING,
+            record.started_at,
+            None,
+            record.worker_id,
+            None,
+            None,
+            record.earlier,
+        )
     return (
         status,
         record.started_at,
@@ -324,26 +384,45 @@ def _state(record: Record) -> tuple:
         record.worker_id,
         record.return_value,
         record.error,
+        record.earlier,
     )
 
 
 def _snapshot(alias: str, record: Record, state: tuple) -> TaskResult:
     """A ``TaskResult`` of ``record`` in ``state``; fresh argument containers
     where the record keeps none (``or`` makes a new empty one per snapshot)."""
-    status, started_at, finished_at, worker_id, return_value, error = state
+    status, started_at, finished_at, worker_id, return_value, error, earlier = state
+    last_attempted_at = None
+    if earlier is None:
+        worker_ids = [] if worker_id is None else [worker_id]
+        errors = (
+            []
+            if error is None
+            else [TaskError(exception_class_path=error[0], traceback=error[1])]
+        )
+    else:
+        ids, earlier_errors, first_started, last_started = earlier
+        worker_ids = [*ids] if worker_id is None else [*ids, worker_id]
+        errors = [
+            TaskError(exception_class_path=path, traceback=text)
+            for path, text in (
+                earlier_errors if error is None else (*earlier_errors, error)
+            )
+        ]
+        last_attempted_at = started_at or last_started
+        started_at = first_started
     return build_result(
         task=record.task,
         result_id=record.id,
         status=status,
         enqueued_at=record.enqueued_at,
         started_at=started_at,
+        last_attempted_at=last_attempted_at,
         finished_at=finished_at,
         args=record.args or [],
         kwargs=record.kwargs or {},
         backend=alias,
-        errors=[]
-        if error is None
-        else [TaskError(exception_class_path=error[0], traceback=error[1])],
-        worker_ids=[] if worker_id is None else [worker_id],
+        errors=errors,
+        worker_ids=worker_ids,
         return_value=return_value,
     )

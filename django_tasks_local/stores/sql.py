@@ -89,6 +89,13 @@ class Dialect:
             "claimed_by = NULL, claim_token = NULL, lease_expires_at = NULL "
             "WHERE result_id = %s AND claim_token = %s"
         )
+        self.retry = (
+            f"UPDATE {TABLE} SET status = 'READY', run_after = %s, "
+            "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
+            f"attempts = %s, worker_ids = {json_in}, errors = {json_in}, "
+            "claimed_by = NULL, claim_token = NULL, lease_expires_at = NULL "
+            "WHERE result_id = %s AND claim_token = %s"
+        )
         self.release = (
             f"UPDATE {TABLE} SET claimed_by = NULL, claim_token = NULL, "
             "lease_expires_at = NULL "
@@ -103,7 +110,7 @@ class Dialect:
             "AND (run_after IS NULL OR run_after <= %s) "
             f"ORDER BY priority DESC, seq LIMIT %s{skip_locked}) "
             "RETURNING seq, result_id, task_path, queue_name, priority, args, kwargs, "
-            "run_after, enqueued_at, attempts"
+            "run_after, enqueued_at, attempts, worker_ids, errors, started_at"
         )
         # Due READY rows that no other process holds.
         self.any_due = (
@@ -156,11 +163,18 @@ class Dialect:
         )
         self.claimed_rows = (
             f"SELECT result_id, claim_token, status, attempts, worker_ids, errors, "
-            f"started_at, task_path FROM {TABLE} WHERE alias = %s AND claimed_by = %s"
+            f"started_at, task_path, priority, queue_name FROM {TABLE} "
+            "WHERE alias = %s AND claimed_by = %s"
         )
         self.claim_token_of = f"SELECT claim_token FROM {TABLE} WHERE result_id = %s"
         self.fail_lost = (
             f"UPDATE {TABLE} SET status = 'FAILED', finished_at = %s, "
+            f"errors = {json_in}, claimed_by = NULL, claim_token = NULL, "
+            "lease_expires_at = NULL "
+            "WHERE result_id = %s AND claim_token = %s AND status = 'RUNNING'"
+        )
+        self.retry_lost = (
+            f"UPDATE {TABLE} SET status = 'READY', run_after = %s, "
             f"errors = {json_in}, claimed_by = NULL, claim_token = NULL, "
             "lease_expires_at = NULL "
             "WHERE result_id = %s AND claim_token = %s AND status = 'RUNNING'"

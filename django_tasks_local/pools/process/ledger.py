@@ -137,9 +137,10 @@ class Ledger:
         worker.started_at = started_at
         if self._strikes:
             self._strikes.pop(job.id, None)
-        if self.timeout is not None:
+        limit = time_limit(job, self.timeout)
+        if limit is not None:
             late = max(0.0, time.time() - started_at)
-            worker.time_limit = time.monotonic() + self.timeout - late
+            worker.time_limit = time.monotonic() + limit - late
         try:
             self.reporter.started(job, started_at, worker.worker_id)
         except BaseException:  # as in _report
@@ -167,15 +168,23 @@ class Ledger:
         started_at: float | None = None,
         cause: BaseException | None = None,
         taken: bool = True,
+        ran: bool = False,
     ) -> None:
         """Fail ``job`` with ``error``: it could not run, or its worker ended.
 
         ``taken``: the job was taken from the scheduler (in flight), so its end
         is counted done; False for jobs the scheduler gave up (``abandon``).
+        ``ran``: the attempt ran (its worker died or was ended under it), so it
+        is retried if the task has attempts left.
         """
         now = time.time()
         outcome = failure(
-            error, now if started_at is None else started_at, now, cause=cause
+            error,
+            now if started_at is None else started_at,
+            now,
+            cause=cause,
+            job=job if ran else None,
+            worker_id=worker_id,
         )
         self._report(job, outcome, worker_id, taken)
 
@@ -194,7 +203,11 @@ class Ledger:
                 f"{job.task.module_path} (id {job.id})."
             )
             self.fail(
-                job, error, worker_id=worker.worker_id, started_at=worker.started_at
+                job,
+                error,
+                worker_id=worker.worker_id,
+                started_at=worker.started_at,
+                ran=True,
             )
             worker.started_at = None
         if held:
@@ -266,3 +279,9 @@ class Ledger:
         if self._done:
             done, self._done = self._done, 0
             self.scheduler.done(done)
+
+
+def time_limit(job: Job, alias_timeout: float | None) -> float | None:
+    """Seconds ``job`` may run: its task's ``timeout``, else the alias's TIMEOUT."""
+    timeout = getattr(job.task, "timeout", None)
+    return alias_timeout if timeout is None else timeout

@@ -72,6 +72,7 @@ class Finished(NamedTuple):
     traceback: str | None
     started_at: float
     finished_at: float
+    retry_in: float | None = None
 
     def outcome(self, task_path: str) -> Outcome:
         """The ``Outcome`` of the job, its return value rebuilt here; a value that
@@ -96,6 +97,7 @@ class Finished(NamedTuple):
             self.traceback,
             self.started_at,
             self.finished_at,
+            self.retry_in,
         )
 
 

@@ -536,10 +536,15 @@ class ProcessPool:
             elif worker.time_limit is not None and now >= worker.time_limit:
                 worker.time_limit = None
                 job = worker.held[0]
+                own = getattr(job.task, "timeout", None)
+                limit = (
+                    f"TIMEOUT={self.timeout:g}"
+                    if own is None
+                    else f"its timeout={own:g}"
+                )
                 worker.end_error = TimeoutError(
                     f"Task {job.task.module_path} (id {job.id}) ran longer than "
-                    f"TIMEOUT={self.timeout:g} seconds; its worker process "
-                    f"{worker.pid} was ended."
+                    f"{limit} seconds; its worker process {worker.pid} was ended."
                 )
                 worker.process.kill()
 
