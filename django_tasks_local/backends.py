@@ -13,12 +13,17 @@ from collections.abc import Callable, Mapping
 from inspect import iscoroutinefunction
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskResult
 from django.tasks.exceptions import InvalidTask
 
 from . import runtime as runtime_registry
 from .checks import database_store_messages
+from .execution import current_result_id
+from .metadata import DJANGO_HAS_METADATA
+from .metadata import current_sink as current_metadata_sink
+from .metadata import validate as validate_metadata
 from .options import (
     PROCESS_OPTIONS,
     THREAD_OPTIONS,
@@ -41,6 +46,7 @@ class LocalBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+    supports_metadata = True
     task_class = LocalTask
 
     # Set by each concrete backend: which options it reads, how it validates them,
@@ -85,6 +91,8 @@ class LocalBackend(BaseTaskBackend):
         """Django's rules, then the options of ``LocalTask`` (checked when the
         task is defined, so a wrong value fails at import, not at enqueue)."""
         super().validate_task(task)
+        if not DJANGO_HAS_METADATA:  # Django checks it itself where it has it
+            validate_metadata(getattr(task, "metadata", {}))
         where = f"Task {task.module_path} (alias {self.alias!r})"
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and (
@@ -122,6 +130,29 @@ class LocalBackend(BaseTaskBackend):
 
     def get_result(self, result_id: str) -> TaskResult:
         return self.runtime.get_result(result_id)
+
+    def save_metadata(self, task_result: TaskResult, metadata: dict[str, Any]) -> None:
+        """Persist ``metadata`` (reserved keys included) for ``task_result``.
+
+        Inside the task it belongs to, the save goes to the worker running it
+        (the store, or the parent of a worker process); elsewhere, to the store.
+        """
+        sink = current_metadata_sink()
+        if sink is not None and current_result_id.get(None) == task_result.id:
+            sink(metadata)
+        else:
+            self.runtime.save_metadata(task_result.id, metadata)
+
+    async def asave_metadata(
+        self, task_result: TaskResult, metadata: dict[str, Any]
+    ) -> None:
+        """See ``save_metadata()``."""
+        if current_metadata_sink() is not None:
+            self.save_metadata(task_result, metadata)  # a hand-over, not I/O
+        else:
+            await sync_to_async(self.save_metadata, thread_sensitive=True)(
+                task_result, metadata
+            )
 
     def wait_result(self, result_id: str, timeout: float | None = None) -> TaskResult:
         """Block until the result is finished and return its final snapshot;

@@ -29,8 +29,9 @@ from inspect import iscoroutinefunction
 from typing import Any, NamedTuple
 
 from django.db import close_old_connections
-from django.tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
+from django.tasks.base import TaskError, TaskResult, TaskResultStatus
 
+from . import metadata
 from .jobs import Job
 from .results import build_result, normalize_value
 from .retries import retry_delay
@@ -56,6 +57,9 @@ class Outcome(NamedTuple):
     finished_at: float
     #: Seconds until the task's next attempt (a failure it retries), else None.
     retry_in: float | None = None
+    #: The metadata the task left, reserved keys included, if it changed it
+    #: (saved when the task ends, successful or not); else None.
+    metadata: dict[str, Any] | None = None
 
 
 def exception_class_path(exc: BaseException) -> str:
@@ -116,20 +120,32 @@ class ReturnValueError(TypeError):
 
 
 def execute(
-    job: Job, worker_id: str, report_started: Callable[[float], object]
+    job: Job,
+    worker_id: str,
+    report_started: Callable[[float], object],
+    save_metadata: Callable[[dict[str, Any]], None] | None = None,
 ) -> Outcome:
     """Run ``job`` here and now and say how it ended. Never raises.
 
     ``report_started`` is called with the start time just before the task
     function, so RUNNING and ``started_at`` are facts, not guesses.
+    ``save_metadata`` takes what a task saves with ``context.save_metadata()``
+    while it runs (to the store, or to the parent process); what it leaves
+    changed at its end rides with the outcome.
     """
     _close_old_connections()
     token = current_result_id.set(job.id)
     try:
         started_at = time.time()
         report_started(started_at)
+        context = None
         try:
-            value = _invoke(job, worker_id, started_at)
+            if job.task.takes_context:
+                context = _context(job, worker_id, started_at)
+                with metadata.saving_to(save_metadata or _keep):
+                    value = _invoke(job, context)
+            else:
+                value = _invoke(job, None)
             try:
                 value = normalize_value(value)
             except (TypeError, ValueError) as exc:
@@ -138,34 +154,64 @@ def execute(
                     f"JSON-serialisable ({type(value).__qualname__}): {exc}"
                 ) from exc
         except BaseException as exc:  # noqa: BLE001 - SystemExit too fails only the task
-            return failure(exc, started_at, time.time(), job=job, worker_id=worker_id)
-        return Outcome(True, value, None, None, started_at, time.time())
+            outcome = failure(
+                exc, started_at, time.time(), job=job, worker_id=worker_id
+            )
+        else:
+            outcome = Outcome(True, value, None, None, started_at, time.time())
+        if context is not None and context.metadata_modified:
+            outcome = _with_final_metadata(outcome, context, job, worker_id)
+        return outcome
     finally:
         current_result_id.reset(token)
         _close_old_connections()
 
 
-def _invoke(job: Job, worker_id: str, started_at: float) -> Any:
-    task = job.task
-    args = job.args
-    if task.takes_context:
-        running = build_result(
-            task=task,
-            result_id=job.id,
-            status=TaskResultStatus.RUNNING,
-            enqueued_at=job.enqueued_at,
-            started_at=started_at,
-            finished_at=None,
-            args=job.args,
-            kwargs=job.kwargs,
-            backend=job.backend,
-            errors=[
-                TaskError(exception_class_path=path, traceback=trace)
-                for path, trace in job.errors
-            ],
-            worker_ids=[*job.worker_ids, worker_id],
+def _keep(raw: dict[str, Any]) -> None:
+    """A sink for saves nobody reads (a task run outside a pool)."""
+
+
+def _with_final_metadata(
+    outcome: Outcome, context: Any, job: Job, worker_id: str
+) -> Outcome:
+    """The task changed its metadata and did not save it: it is saved with its
+    end, successful or failed. Metadata that is not JSON fails the task with
+    ``TypeError`` (and the metadata last saved stays)."""
+    try:
+        raw = metadata.to_save(context.task_result, context.metadata)
+    except TypeError as exc:
+        return failure(
+            exc, outcome.started_at, outcome.finished_at, job=job, worker_id=worker_id
         )
-        args = [TaskContext(task_result=running), *args]
+    return outcome._replace(metadata=raw)
+
+
+def _context(job: Job, worker_id: str, started_at: float) -> Any:
+    """The ``TaskContext`` of a task that takes one: its RUNNING result, every
+    earlier attempt's worker id and error, and its metadata."""
+    running = build_result(
+        task=job.task,
+        result_id=job.id,
+        status=TaskResultStatus.RUNNING,
+        enqueued_at=job.enqueued_at,
+        started_at=started_at,
+        finished_at=None,
+        args=job.args,
+        kwargs=job.kwargs,
+        backend=job.backend,
+        errors=[
+            TaskError(exception_class_path=path, traceback=trace)
+            for path, trace in job.errors
+        ],
+        worker_ids=[*job.worker_ids, worker_id],
+        raw_metadata=job.metadata,
+    )
+    return metadata.TaskContext(task_result=running)
+
+
+def _invoke(job: Job, context: Any) -> Any:
+    args = job.args if context is None else [context, *job.args]
+    task = job.task
     func = task.func
     if _is_async(func):
         coroutine = func(*args, **job.kwargs)

@@ -46,6 +46,7 @@ class Job:
         "id",
         "kwargs",
         "max_attempts",
+        "metadata",
         "task",
         "worker_ids",
     )
@@ -62,6 +63,7 @@ class Job:
         max_attempts: int = 1,
         worker_ids: tuple[str, ...] = (),
         errors: tuple[tuple[str, str], ...] = (),
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self.id = id
         self.task = task
@@ -79,6 +81,9 @@ class Job:
         #: before this one: what the worker's ``TaskResult`` shows of them.
         self.worker_ids = worker_ids
         self.errors = errors
+        #: The result's metadata (reserved keys included) as this attempt
+        #: starts; None for none.
+        self.metadata = metadata
         #: The store's handle on this job's result (opaque to everyone else).
         self.entry: Any = None
 
@@ -112,6 +117,7 @@ class Job:
                 self.max_attempts,
                 self.worker_ids,
                 self.errors,
+                self.metadata,
             ),
         )
 

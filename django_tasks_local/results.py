@@ -22,6 +22,8 @@ from django.dispatch import receiver
 from django.tasks.base import Task, TaskError, TaskResult, TaskResultStatus
 from django.utils.json import normalize_json
 
+from .metadata import TaskResult as MetadataTaskResult
+
 _new = object.__new__
 _set = object.__setattr__
 _from_timestamp = datetime.fromtimestamp
@@ -108,6 +110,7 @@ def build_result(
     worker_ids: list[str],
     return_value: Any = None,
     last_attempted_at: float | None = None,
+    raw_metadata: dict[str, Any] | None = None,
 ) -> TaskResult:
     """A ``TaskResult`` from already-normalised values, without re-normalising.
 
@@ -115,11 +118,14 @@ def build_result(
     for speed: ``USE_TZ`` is looked up once (and cached), and each field is written
     through its slot's own setter (``object.__setattr__`` looks the name up on
     the class first: 2.4 µs for the 13 fields against 1.4 µs).
-    ``last_attempted_at`` defaults to ``started_at`` (a first attempt).
+    ``last_attempted_at`` defaults to ``started_at`` (a first attempt). The
+    result is of the class with metadata (``metadata.TaskResult``); its
+    ``raw_metadata`` is ``raw_metadata`` as given (never changed in place: a
+    save replaces it), or a new empty dict.
     """
     tz = _timezone()
     started = None if started_at is None else _from_timestamp(started_at, tz)
-    result = _new(TaskResult)
+    result = _new(_RESULT_CLASS)
     _set_task(result, task)
     _set_id(result, result_id)
     _set_status(result, status)
@@ -142,15 +148,21 @@ def build_result(
     _set_errors(result, errors)
     _set_worker_ids(result, worker_ids)
     _set_return_value(result, return_value)
+    _set_raw_metadata(result, {} if raw_metadata is None else raw_metadata)
     return result
+
+
+#: The results this package builds: Django's, or the subclass with metadata.
+_RESULT_CLASS = MetadataTaskResult
 
 
 def _setter(name: str) -> Callable[[TaskResult, Any], None]:
     """The setter of one field of the frozen ``TaskResult``: its slot's own
     (``slots=True``), or ``object.__setattr__`` if a Django version has none."""
-    descriptor = TaskResult.__dict__.get(name)
-    if type(descriptor).__name__ == "member_descriptor":
-        return descriptor.__set__
+    for klass in _RESULT_CLASS.__mro__:
+        descriptor = klass.__dict__.get(name)
+        if type(descriptor).__name__ == "member_descriptor":
+            return descriptor.__set__
 
     def set_field(result: TaskResult, value: Any) -> None:
         _set(result, name, value)
@@ -171,3 +183,4 @@ _set_backend = _setter("backend")
 _set_errors = _setter("errors")
 _set_worker_ids = _setter("worker_ids")
 _set_return_value = _setter("_return_value")
+_set_raw_metadata = _setter("raw_metadata")

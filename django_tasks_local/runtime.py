@@ -41,6 +41,7 @@ from typing import Any
 
 from django.tasks.base import Task, TaskResult, TaskResultStatus
 from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.utils.json import normalize_json
 
 from . import dispatch
 from .exceptions import TaskDropped
@@ -120,6 +121,7 @@ class Runtime:
             now,
             1,
             getattr(task, "max_attempts", None) or self.options.max_attempts,
+            metadata=_metadata_of(task),
         )
         result = build_result(
             task=task,
@@ -133,6 +135,7 @@ class Runtime:
             backend=self.alias,
             errors=[],
             worker_ids=[],
+            raw_metadata=job.metadata,
         )
         scheduler = self._scheduler
         if scheduler is None or scheduler.stopped:
@@ -204,6 +207,13 @@ class Runtime:
     def started(self, job: Job, started_at: float, worker_id: str) -> None:
         snapshot = self.store.mark_running(job, started_at, worker_id)
         _send_robust(task_started, self.backend_class, snapshot)
+
+    def saved_metadata(self, job: Job, raw: dict[str, Any]) -> None:
+        self.store.save_metadata(job.id, raw)
+
+    def save_metadata(self, result_id: str, raw: dict[str, Any]) -> None:
+        """Metadata saved from outside a worker of this process."""
+        self.store.save_metadata(result_id, raw)
 
     def finished(self, job: Job, outcome: Outcome, worker_id: str | None) -> None:
         if outcome.retry_in is not None:
@@ -299,6 +309,13 @@ class Runtime:
                 "closed before then."
             )
             self.finished(job, failure(error, now, now), None)
+
+
+def _metadata_of(task: Task) -> dict[str, Any] | None:
+    """The task's metadata normalised to JSON (a tuple becomes a list, as in the
+    result Django would build), or None for none."""
+    metadata = getattr(task, "metadata", None)
+    return normalize_json(metadata) if metadata else None
 
 
 class TaskFailure(Exception):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.tasks import task_backends
-from django.tasks.base import TASK_REFRESH_ATTRS, TaskResult
+from django.tasks.base import TaskResult
 
 from .backends import LocalBackend
+from .metadata import REFRESH_ATTRS
 
 
 def wait(result: TaskResult, timeout: float | None = None) -> TaskResult:
@@ -26,6 +27,6 @@ def wait(result: TaskResult, timeout: float | None = None) -> TaskResult:
             f"uses {type(backend).__qualname__}."
         )
     final = backend.wait_result(result.id, timeout)
-    for attr in TASK_REFRESH_ATTRS:
+    for attr in REFRESH_ATTRS:
         object.__setattr__(result, attr, getattr(final, attr))
     return result

@@ -371,3 +371,59 @@ async def awaits_past_its_timeout():
 @task(timeout=0.2, max_attempts=2, backoff=no_wait)
 async def awaits_past_its_timeout_twice():
     await asyncio.Event().wait()
+
+
+@task(takes_context=True)
+def get_metadata(context):
+    return context.metadata
+
+
+@task(takes_context=True)
+def update_metadata(context, **values):
+    context.metadata.update(values)
+
+
+@task(takes_context=True)
+async def update_metadata_async(context, **values):
+    context.metadata.update(values)
+
+
+@task(takes_context=True)
+def update_metadata_and_fail(context, **values):
+    context.metadata.update(values)
+    raise ValueError("failed after updating its metadata")
+
+
+@task(takes_context=True)
+def append_to_metadata_list(context, key, value):
+    context.metadata[key].append(value)
+
+
+@task(takes_context=True)
+def set_invalid_metadata(context):
+    context.metadata["invalid"] = object()
+
+
+@task(takes_context=True)
+def save_metadata_explicitly(context, key, value):
+    context.metadata[key] = value
+    context.save_metadata()
+    return context.task_result.metadata
+
+
+@task(takes_context=True)
+async def save_metadata_explicitly_async(context, key, value):
+    context.metadata[key] = value
+    await context.asave_metadata()
+    return context.task_result.metadata
+
+
+@task(takes_context=True)
+def report_progress(context, gate_path):
+    """Saves progress half-way, waits on a gate, and ends at 100."""
+    context.metadata["progress"] = 50
+    context.save_metadata()
+    if not gate_is_open(gate_path):
+        raise TimeoutError(f"gate {gate_path!r} was never opened")
+    context.metadata["progress"] = 100
+    return "done"

@@ -6,6 +6,7 @@ from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.test import override_settings
 
+from django_tasks_local import metadata
 from django_tasks_local.results import build_result
 from tests import tasks
 
@@ -26,7 +27,8 @@ def test_build_result_equals_the_result_djangos_constructor_makes():
         worker_ids=["host:1:tasks-default-1"],
         return_value=None,
     )
-    expected = TaskResult(
+    # The class with metadata (Django's own on a Django that has it).
+    expected = metadata.TaskResult(
         task=tasks.add,
         id="an-id",
         status=TaskResultStatus.FAILED,
@@ -41,7 +43,9 @@ def test_build_result_equals_the_result_djangos_constructor_makes():
         worker_ids=["host:1:tasks-default-1"],
     )
     assert built == expected
-    assert type(built) is TaskResult
+    assert type(built) is metadata.TaskResult
+    assert isinstance(built, TaskResult)
+    assert built.raw_metadata == {}
 
 
 def _built(enqueued_at: float):

@@ -9,7 +9,7 @@ only these methods.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..execution import Outcome
 from ..jobs import Job
@@ -22,6 +22,9 @@ class Reporter(Protocol):
 
     def started(self, job: Job, started_at: float, worker_id: str) -> None:
         """A worker began ``job`` at ``started_at`` (epoch seconds)."""
+
+    def saved_metadata(self, job: Job, raw: dict[str, Any]) -> None:
+        """``job``, running, saved its metadata (reserved keys included)."""
 
     def finished(self, job: Job, outcome: Outcome, worker_id: str | None) -> None:
         """``job`` ended as ``outcome`` on ``worker_id`` (None: no worker ran it,

@@ -67,14 +67,18 @@ class ThreadPool:
             f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
         )
         take = self.scheduler.take
-        started, finished = self.reporter.started, self.reporter.finished
+        reporter = self.reporter
+        started, finished = reporter.started, reporter.finished
         ran = 0  # jobs finished since the last take(), which counts them done
         try:
             while (job := take(finished=ran)) is not None:
                 ran = 1
                 try:
                     outcome = execute(
-                        job, worker_id, partial(started, job, worker_id=worker_id)
+                        job,
+                        worker_id,
+                        partial(started, job, worker_id=worker_id),
+                        partial(reporter.saved_metadata, job),
                     )
                     finished(job, outcome, worker_id)
                 except BaseException:  # a reporting bug must not kill the worker

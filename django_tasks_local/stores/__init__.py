@@ -22,7 +22,7 @@ queue, and this process claims from it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.tasks.base import TaskResult
 
@@ -91,6 +91,10 @@ class Store(Protocol):
         seconds): READY, its worker id and error kept. Return the READY
         snapshot, and the next attempt's job if this process queues it (None:
         the store's queue has it, whoever runs it)."""
+
+    def save_metadata(self, result_id: str, raw: dict[str, Any]) -> None:
+        """Replace the result's metadata (reserved keys included) with ``raw``
+        (a task's progress, while it runs)."""
 
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; ``TaskResultDoesNotExist``

@@ -81,6 +81,7 @@ class Entry:
         "finished_at",
         "first_started_at",
         "job",
+        "metadata",
         "return_value",
         "started_at",
         "status",
@@ -112,6 +113,8 @@ class Entry:
         self.waiters: list[Waiter] | None = None
         #: It will reach no final state here: retried, or given back.
         self.superseded = False
+        #: The result's metadata, reserved keys included; None for none.
+        self.metadata: dict[str, Any] | None = job.metadata
 
 
 class DatabaseStore:
@@ -320,7 +323,7 @@ class DatabaseStore:
             dialect.time(job.enqueued_at),
             "[]",
             "[]",
-            "{}",
+            dialect.json(job.metadata or {}),
             process_id() if claim else None,
             token,
             dialect.time(job.enqueued_at + self.lease) if claim else None,
@@ -423,6 +426,7 @@ class DatabaseStore:
             worker_ids,
             errors,
             started_at,
+            metadata,
         ) = row
         try:
             task = task_at(
@@ -451,6 +455,7 @@ class DatabaseStore:
             self.max_attempts_of(task),
             earlier_ids,
             earlier_errors,
+            dialect.from_json(metadata) or None,
         )
         entry = job.entry = Entry(
             job,
@@ -542,27 +547,53 @@ class DatabaseStore:
             entry.first_started_at = started_at
         entry.worker_ids = [*entry.worker_ids, worker_id]
         entry.status = RUNNING
-        dialect = self.dialect
-        writer = self._writer
-        if writer is not None:
-            writer.put(
-                job.id,
-                dialect.mark_running,
-                (
-                    dialect.time(started_at),
-                    dialect.time(started_at),
-                    job.attempt,
-                    dialect.json(entry.worker_ids),
-                    job.id,
-                    entry.token,
-                ),
-            )
+        self._write_running(entry)
         return self._snapshot(entry)
+
+    def _write_running(self, entry: Entry) -> None:
+        """The whole running state of ``entry`` (each write of it sets every
+        column the one before set, so the writer keeps only the last)."""
+        writer = self._writer
+        if writer is None:
+            return
+        dialect = self.dialect
+        job = entry.job
+        writer.put(
+            job.id,
+            dialect.mark_running,
+            (
+                dialect.time(entry.started_at),
+                dialect.time(entry.started_at),
+                len(entry.worker_ids),
+                dialect.json(entry.worker_ids),
+                dialect.json(entry.metadata or {}),
+                job.id,
+                entry.token,
+            ),
+        )
+
+    def save_metadata(self, result_id: str, raw: dict[str, Any]) -> None:
+        """A running task's progress: into its entry and, through the writer,
+        the row; for a result this process does not hold, the row at once."""
+        entry = self._local.get(result_id)
+        if entry is not None and entry.status == RUNNING and not entry.superseded:
+            entry.metadata = raw
+            self._write_running(entry)
+            return
+        with connections[self.database].cursor() as cursor:
+            cursor.execute(
+                self.dialect.save_metadata,
+                (self.dialect.json(raw), result_id, self.alias),
+            )
+            if cursor.rowcount == 0:
+                raise TaskResultDoesNotExist(result_id)
 
     def finish(
         self, job: Job, outcome: Outcome, worker_id: str | None
     ) -> tuple[TaskResult, Sequence[Waiter] | None]:
         entry: Entry = job.entry
+        if outcome.metadata is not None:
+            entry.metadata = outcome.metadata
         if outcome.ok:
             entry.return_value = outcome.return_value
             status = SUCCESSFUL
@@ -607,6 +638,8 @@ class DatabaseStore:
         runs it (this one is told when it falls due); it survives a restart."""
         entry: Entry = job.entry
         assert outcome.error_class_path is not None and outcome.traceback is not None
+        if outcome.metadata is not None:
+            entry.metadata = outcome.metadata
         if entry.started_at is None and worker_id is not None:
             entry.started_at = outcome.started_at
             entry.worker_ids = [*entry.worker_ids, worker_id]
@@ -624,6 +657,7 @@ class DatabaseStore:
             job.max_attempts,
             tuple(entry.worker_ids),
             tuple(entry.errors),
+            entry.metadata,
         )
         entry.status = READY
         self._supersede(entry)
@@ -649,6 +683,7 @@ class DatabaseStore:
             dialect.json(
                 [dict(zip(_ERROR_KEYS, e, strict=True)) for e in entry.errors]
             ),
+            None if entry.metadata is None else dialect.json(entry.metadata),
             job.id,
             entry.token,
         )
@@ -678,6 +713,7 @@ class DatabaseStore:
         errors: list,
         entry: Entry | None = None,
     ) -> None:
+        metadata = None if entry is None else entry.metadata
         dialect = self.dialect
 
         def committed(applied: bool) -> None:
@@ -702,6 +738,7 @@ class DatabaseStore:
             dialect.json(worker_ids),
             dialect.json(return_value),
             dialect.json([dict(zip(_ERROR_KEYS, e, strict=True)) for e in errors]),
+            None if metadata is None else dialect.json(metadata),
             result_id,
             token,
         )
@@ -827,6 +864,7 @@ class DatabaseStore:
             ],
             worker_ids=list(entry.worker_ids),
             return_value=entry.return_value if finished else None,
+            raw_metadata=entry.metadata,
         )
 
     def _snapshot_of_row(self, row: tuple) -> TaskResult:
@@ -849,7 +887,7 @@ class DatabaseStore:
             worker_ids,
             return_value,
             errors,
-            _metadata,
+            metadata,
         ) = row
         try:
             task = task_at(
@@ -884,6 +922,7 @@ class DatabaseStore:
             ],
             worker_ids=dialect.from_json(worker_ids),
             return_value=dialect.from_json(return_value),
+            raw_metadata=dialect.from_json(metadata) or None,
         )
 
 

@@ -62,6 +62,7 @@ class Record:
         "finished_at",
         "id",
         "kwargs",
+        "metadata",
         "return_value",
         "started_at",
         "status",
@@ -85,6 +86,9 @@ class Record:
         self.error: tuple[str, str] | None = None
         #: Events of threads blocked in ``wait()``; None while nobody waits.
         self.waiters: list[Waiter] | None = None
+        #: The result's metadata (reserved keys included); None for none. A save
+        #: replaces the dict, never changes it in place.
+        self.metadata: dict[str, Any] | None = job.metadata
         #: The attempts before this one, once the task was retried: (worker ids,
         #: errors, when the first started, when the last started); else None.
         self.earlier: Earlier | None = None
@@ -219,6 +223,8 @@ class MemoryStore:
     def _finish(
         self, record: Record, outcome: Outcome, worker_id: str | None
     ) -> tuple[TaskResult, list[Waiter] | None]:
+        if outcome.metadata is not None:
+            record.metadata = outcome.metadata
         if outcome.ok:
             record.return_value = outcome.return_value
             status = SUCCESSFUL
@@ -265,6 +271,8 @@ class MemoryStore:
         )
         task = with_run_after(job.task, to_datetime(due))
         with self._lock:
+            if outcome.metadata is not None:
+                record.metadata = outcome.metadata
             record.earlier = earlier
             record.task = task
             record.started_at = None
@@ -282,9 +290,17 @@ class MemoryStore:
             job.max_attempts,
             earlier[0],
             earlier[1],
+            record.metadata,
         )
         following.entry = record
         return _snapshot(self.alias, record, state), following
+
+    def save_metadata(self, result_id: str, raw: dict[str, Any]) -> None:
+        with self._lock:
+            record = self._active.get(result_id) or self._finished.get(result_id)
+            if record is None:
+                raise TaskResultDoesNotExist(result_id)
+            record.metadata = raw
 
     def get(self, result_id: str) -> TaskResult:
         """A snapshot of the result's current state; reading counts as use."""
@@ -425,4 +441,5 @@ def _snapshot(alias: str, record: Record, state: tuple) -> TaskResult:
         errors=errors,
         worker_ids=worker_ids,
         return_value=return_value,
+        raw_metadata=record.metadata,
     )

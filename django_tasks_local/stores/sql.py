@@ -78,14 +78,19 @@ class Dialect:
         self.mark_running = (
             f"UPDATE {TABLE} SET status = 'RUNNING', "
             "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
-            f"attempts = %s, worker_ids = {json_in} "
+            f"attempts = %s, worker_ids = {json_in}, metadata = {json_in} "
             "WHERE result_id = %s AND claim_token = %s"
+        )
+        self.save_metadata = (
+            f"UPDATE {TABLE} SET metadata = {json_in} "
+            "WHERE result_id = %s AND alias = %s"
         )
         self.finish = (
             f"UPDATE {TABLE} SET status = %s, "
             "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
             f"finished_at = %s, attempts = %s, worker_ids = {json_in}, "
             f"return_value = {json_in}, errors = {json_in}, "
+            f"metadata = COALESCE({json_in}, metadata), "
             "claimed_by = NULL, claim_token = NULL, lease_expires_at = NULL "
             "WHERE result_id = %s AND claim_token = %s"
         )
@@ -93,6 +98,7 @@ class Dialect:
             f"UPDATE {TABLE} SET status = 'READY', run_after = %s, "
             "started_at = COALESCE(started_at, %s), last_attempted_at = %s, "
             f"attempts = %s, worker_ids = {json_in}, errors = {json_in}, "
+            f"metadata = COALESCE({json_in}, metadata), "
             "claimed_by = NULL, claim_token = NULL, lease_expires_at = NULL "
             "WHERE result_id = %s AND claim_token = %s"
         )
@@ -110,7 +116,8 @@ class Dialect:
             "AND (run_after IS NULL OR run_after <= %s) "
             f"ORDER BY priority DESC, seq LIMIT %s{skip_locked}) "
             "RETURNING seq, result_id, task_path, queue_name, priority, args, kwargs, "
-            "run_after, enqueued_at, attempts, worker_ids, errors, started_at"
+            "run_after, enqueued_at, attempts, worker_ids, errors, started_at, "
+            "metadata"
         )
         # Due READY rows that no other process holds.
         self.any_due = (

@@ -35,10 +35,11 @@ import socket
 import threading
 import time
 from multiprocessing.connection import Connection
+from typing import Any
 
 from ...execution import Outcome, close_event_loop, execute, failure
 from ..child_setup import ChildSetup
-from .messages import STOP, encode_ready, encode_report
+from .messages import STOP, encode_metadata, encode_ready, encode_report
 
 
 def child_main(conn: Connection, setup: ChildSetup, max_tasks: int | None) -> None:
@@ -71,7 +72,7 @@ def child_main(conn: Connection, setup: ChildSetup, max_tasks: int | None) -> No
                     reports.pending = (_unloadable(exc, now), "")
                     continue
                 reports.pending = (
-                    execute(job, worker_id, reports.started),
+                    execute(job, worker_id, reports.started, reports.metadata),
                     job.task.module_path,
                 )
         reports.flush()
@@ -97,6 +98,11 @@ class _Reports:
     def flush(self) -> None:
         if self.pending is not None:
             self._send(None)
+
+    def metadata(self, raw: dict[str, Any]) -> None:
+        """The running job saved its metadata: tell the parent now (its start
+        went out before the task's code ran)."""
+        self.conn.send_bytes(encode_metadata(raw))
 
     def _send(self, started_at: float | None) -> None:
         pending, self.pending = self.pending, None

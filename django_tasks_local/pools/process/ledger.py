@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ...exceptions import WorkerDied
 from ...execution import Outcome, failure
@@ -146,6 +147,16 @@ class Ledger:
         except BaseException:  # as in _report
             logger.exception(
                 "Pool %s: recording the start of task %s failed.", self.name, job.id
+            )
+
+    def saved_metadata(self, worker: WorkerHandle, raw: dict[str, Any]) -> None:
+        """The worker's running job saved its metadata (progress)."""
+        job = worker.held[0]
+        try:
+            self.reporter.saved_metadata(job, raw)
+        except BaseException:  # as in _report
+            logger.exception(
+                "Pool %s: saving the metadata of task %s failed.", self.name, job.id
             )
 
     def finished(self, worker: WorkerHandle, report: Finished) -> None:

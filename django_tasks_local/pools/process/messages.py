@@ -6,6 +6,8 @@
                       STOP                          exit now
     child ─► parent   Ready()                       Django is set up
                       Started(started_at)           the next held job began
+                      Metadata(...)                 the running job saved its
+                                                    metadata (progress)
                       Finished(...)                 the running job ended
 
 A child sends one report per pipe message: ``Ready``, or ``Started`` with the
@@ -26,6 +28,7 @@ other report, of this child or another, is read as usual.
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any, NamedTuple
 
@@ -38,7 +41,7 @@ PROTOCOL = pickle.HIGHEST_PROTOCOL
 STOP = None
 
 # Kind tags on the wire.
-_READY, _STARTED, _FINISHED = 0, 1, 2
+_READY, _STARTED, _FINISHED, _METADATA = 0, 1, 2, 3
 
 #: Return values sent as they are; checked by exact type, so a subclass (which
 #: may not rebuild in the parent) travels as a pickle of its own.
@@ -73,6 +76,8 @@ class Finished(NamedTuple):
     started_at: float
     finished_at: float
     retry_in: float | None = None
+    #: The metadata the task left changed, as JSON text; else None.
+    metadata_json: str | None = None
 
     def outcome(self, task_path: str) -> Outcome:
         """The ``Outcome`` of the job, its return value rebuilt here; a value that
@@ -98,10 +103,22 @@ class Finished(NamedTuple):
             self.started_at,
             self.finished_at,
             self.retry_in,
+            None if self.metadata_json is None else json.loads(self.metadata_json),
         )
 
 
-Message = Ready | Started | Finished
+class Metadata(NamedTuple):
+    """The running job saved its metadata (reserved keys included), as JSON
+    text: plain data that always reads back, whatever types the task used."""
+
+    metadata_json: str
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return json.loads(self.metadata_json)
+
+
+Message = Ready | Started | Finished | Metadata
 
 
 # -- the child's side ---------------------------------------------------------------
@@ -125,10 +142,19 @@ def encode_report(
     return pickle.dumps(tuple(parts), PROTOCOL)
 
 
+def encode_metadata(raw: dict[str, Any]) -> bytes:
+    """The running job's metadata, saved while it runs."""
+    return pickle.dumps(((_METADATA, json.dumps(raw)),), PROTOCOL)
+
+
 def _finished_part(outcome: Outcome, task_path: str) -> tuple:
-    value = outcome.return_value
+    ok, value, class_path, trace, started, finished, retry_in, meta = outcome
+    meta_json = None if meta is None else json.dumps(meta)
     if type(value) in _PLAIN:
-        return (_FINISHED, outcome.ok, value, None, *outcome[2:])
+        return (
+            _FINISHED, ok, value, None, class_path, trace, started, finished,
+            retry_in, meta_json,
+        )  # fmt: skip
     try:
         blob = pickle.dumps(value, PROTOCOL)
     except Exception as exc:  # noqa: BLE001 - the value, not the worker, fails
@@ -137,9 +163,15 @@ def _finished_part(outcome: Outcome, task_path: str) -> tuple:
             "cross from the worker process to the parent "
             f"({type(value).__qualname__}): {type(exc).__name__}: {exc}"
         )
-        failed = failure(error, outcome.started_at, outcome.finished_at, cause=exc)
-        return (_FINISHED, False, None, None, *failed[2:])
-    return (_FINISHED, outcome.ok, None, blob, *outcome[2:])
+        failed = failure(error, started, finished, cause=exc)
+        return (
+            _FINISHED, False, None, None, failed.error_class_path, failed.traceback,
+            started, finished, None, meta_json,
+        )  # fmt: skip
+    return (
+        _FINISHED, ok, None, blob, class_path, trace, started, finished,
+        retry_in, meta_json,
+    )  # fmt: skip
 
 
 # -- the parent's side --------------------------------------------------------------
@@ -156,6 +188,8 @@ def decode(payload: bytes) -> list[Message]:
                 messages.append(Started(part[1]))
             elif kind == _FINISHED:
                 messages.append(Finished(*part[1:]))
+            elif kind == _METADATA:
+                messages.append(Metadata(part[1]))
             elif kind == _READY:
                 messages.append(Ready())
             else:

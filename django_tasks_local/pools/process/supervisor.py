@@ -108,7 +108,16 @@ from ..child_setup import ChildSetup
 from . import after_fork
 from .framing import frame, take_frames
 from .ledger import Ledger
-from .messages import PROTOCOL, STOP, BadReport, Finished, Ready, Started, decode
+from .messages import (
+    PROTOCOL,
+    STOP,
+    BadReport,
+    Finished,
+    Metadata,
+    Ready,
+    Started,
+    decode,
+)
 from .workers import State, WorkerHandle, describe_exit, start_worker
 
 logger = logging.getLogger("django_tasks_local")
@@ -474,7 +483,7 @@ class ProcessPool:
         return open_
 
     def _handle(
-        self, worker: WorkerHandle, message: Ready | Started | Finished
+        self, worker: WorkerHandle, message: Ready | Started | Finished | Metadata
     ) -> None:
         """Apply one message; ``BadReport`` if it does not fit what the child holds."""
         if type(message) is Finished:
@@ -489,6 +498,10 @@ class ProcessPool:
             ):
                 # Its last task is done: its successor may start now.
                 worker.state = State.RETIRING
+        elif type(message) is Metadata:
+            if not worker.running:
+                raise BadReport("metadata was saved with no task running")
+            self.ledger.saved_metadata(worker, message.raw)
         elif type(message) is Started:
             if worker.running or not worker.held:
                 raise BadReport("a start was reported with no task waiting to start")
