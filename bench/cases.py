@@ -37,6 +37,7 @@ from .measure import (
     task_logs_at_info,
 )
 from .model import Row, Section, Target, alternate
+from .retries import retry_cost
 from .sizes import Size
 
 THREAD_BACKEND = "ThreadPoolBackend(4)"
@@ -411,4 +412,5 @@ CASES: dict[str, Callable[[Size], Section]] = {
     "cpu": cpu_bound,
     "floor": django_floor,
     "database": database_store,
+    "retry": retry_cost,
 }

@@ -43,3 +43,20 @@ def block() -> None:
     """Occupy a worker thread until the benchmark opens ``gate``."""
     entered.release()
     gate.wait(GATE_DEADLINE)
+
+
+def at_once(exception, task_result):
+    """A backoff: retry without waiting, to time the retry itself."""
+    return 0
+
+
+def succeeds(context) -> None:
+    """Succeeds at once (takes the context, as the retried task does)."""
+    return None
+
+
+def fails_first_attempt(context) -> None:
+    """Fails its first attempt, succeeds on the second."""
+    if context.attempt == 1:
+        raise ValueError("the first attempt fails")
+    return None
