@@ -92,21 +92,13 @@ def failure(
     if job is not None and job.attempt < job.max_attempts:
 
         def failed_result() -> TaskResult:
-            return build_result(
-                task=job.task,
-                result_id=job.id,
-                status=TaskResultStatus.FAILED,
-                enqueued_at=job.enqueued_at,
-                started_at=started_at,
-                finished_at=finished_at,
-                args=job.args,
-                kwargs=job.kwargs,
-                backend=job.backend,
-                errors=[
-                    TaskError(exception_class_path=path, traceback=trace)
-                    for path, trace in (*job.errors, (class_path, text))
-                ],
-                worker_ids=[*job.worker_ids, worker_id or "unknown"],
+            return attempt_result(
+                job,
+                TaskResultStatus.FAILED,
+                worker_id or "unknown",
+                started_at,
+                finished_at,
+                error=(class_path, text),
             )
 
         retry_in = retry_delay(
@@ -187,26 +179,40 @@ def _with_final_metadata(
 
 
 def _context(job: Job, worker_id: str, started_at: float) -> Any:
-    """The ``TaskContext`` of a task that takes one: its RUNNING result, every
-    earlier attempt's worker id and error, and its metadata."""
-    running = build_result(
+    """The ``TaskContext`` of a task that takes one, around its RUNNING result."""
+    running = attempt_result(job, TaskResultStatus.RUNNING, worker_id, started_at)
+    return metadata.TaskContext(task_result=running)
+
+
+def attempt_result(
+    job: Job,
+    status: TaskResultStatus,
+    worker_id: str,
+    started_at: float,
+    finished_at: float | None = None,
+    error: tuple[str, str] | None = None,
+) -> TaskResult:
+    """The ``TaskResult`` of ``job``'s attempt on ``worker_id`` as its worker sees
+    it: every earlier attempt's worker id and error, this attempt's (and its
+    ``error``, for a failed one), and the metadata it started with."""
+    errors = job.errors if error is None else (*job.errors, error)
+    return build_result(
         task=job.task,
         result_id=job.id,
-        status=TaskResultStatus.RUNNING,
+        status=status,
         enqueued_at=job.enqueued_at,
         started_at=started_at,
-        finished_at=None,
+        finished_at=finished_at,
         args=job.args,
         kwargs=job.kwargs,
         backend=job.backend,
         errors=[
             TaskError(exception_class_path=path, traceback=trace)
-            for path, trace in job.errors
+            for path, trace in errors
         ],
         worker_ids=[*job.worker_ids, worker_id],
         raw_metadata=job.metadata,
     )
-    return metadata.TaskContext(task_result=running)
 
 
 def _invoke(job: Job, context: Any) -> Any:

@@ -235,20 +235,14 @@ class Scheduler:
 
     def withdraw(self) -> list[Any]:
         """Stop accepting deferred jobs and return every job not yet taken, due
-        or not, removed (due ones first, in the order they would have run).
+        or not, removed (``take_back``).
 
         For a store that keeps its queue elsewhere (the database) and gives these
         back there; jobs in flight still finish (``stop_when_idle`` waits).
         """
         with self._lock:
             self._draining = True
-            jobs = [entry[2] for entry in sorted(self._ready)]
-            jobs += [entry[3] for entry in sorted(self._deferred)]
-            self._ready.clear()
-            self._deferred.clear()
-            if not self._in_flight:
-                self._idle.notify_all()
-            return jobs
+        return self.take_back()
 
     def stop_when_idle(self, timeout: float | None = None) -> bool:
         """Wait until idle, then stop, atomically: takers get None from then on.

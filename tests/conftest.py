@@ -15,6 +15,7 @@ from django.tasks import task_backends
 from django.test import override_settings
 
 from django_tasks_local import runtime
+from tests.database_support import STORE_COMBINATIONS
 from tests.process_support import START_METHODS
 from tests.support import DEADLINE, EventGate, PipeGate, SignalRecorder
 
@@ -41,6 +42,12 @@ def no_leaks():
 @pytest.fixture
 def deadline() -> float:
     return DEADLINE
+
+
+@pytest.fixture(params=STORE_COMBINATIONS)
+def combination(request) -> str:
+    """Each backend on each store in turn: "thread-memory", "process-database"..."""
+    return request.param
 
 
 @pytest.fixture(params=START_METHODS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pytest
 from django.tasks import task_backends
 from django.test import override_settings
 
@@ -45,6 +46,31 @@ def durable(kind: str = "thread", **options):
             yield task_backends["default"]
         finally:
             runtime.reset()
+
+
+#: Each backend on each store, for tests of what both stores promise; the
+#: database ones are marked to run on PostgreSQL too.
+_ON_DATABASE = [pytest.mark.database, pytest.mark.django_db(transaction=True)]
+STORE_COMBINATIONS = [
+    "thread-memory",
+    "process-memory",
+    pytest.param("thread-database", marks=_ON_DATABASE),
+    pytest.param("process-database", marks=_ON_DATABASE),
+]
+
+
+@contextlib.contextmanager
+def on_store(combination: str, **options):
+    """The ``default`` alias as ``combination`` says ("process-database"...)."""
+    kind, store = combination.split("-")
+    if store == "database":
+        with durable(kind, **options) as backend:
+            yield backend
+        return
+    config = durable_config(kind, **options)
+    del config["OPTIONS"]["STORE"]
+    with override_settings(TASKS={"default": config, "cpu": config}):
+        yield task_backends["default"]
 
 
 def row(result_id: str) -> TaskRecord:

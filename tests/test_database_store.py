@@ -35,7 +35,7 @@ def test_a_row_per_result_that_the_orm_reads(kind, signals):
     with durable(kind) as backend:
         result = tasks.add.enqueue(2, 3)
         assert result.status == TaskResultStatus.READY
-        assert row(result.id).status == TaskResultStatus.READY
+        assert row(result.id).enqueued_at == result.enqueued_at  # there at once
         wait(result, timeout=DEADLINE)
         assert backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
         backend.runtime.store.flush(DEADLINE)

@@ -5,7 +5,6 @@ and read back with refresh() / get_result() in every process that can."""
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 import threading
 
@@ -19,34 +18,8 @@ from django_tasks_local import wait
 from django_tasks_local.runtime import Runtime
 from django_tasks_local.stores.memory import MemoryStore
 from tests import tasks
-from tests.database_support import Script, durable, durable_config, row
+from tests.database_support import Script, durable_config, on_store, row
 from tests.support import DEADLINE
-
-DATABASE = [pytest.mark.database, pytest.mark.django_db(transaction=True)]
-COMBINATIONS = [
-    "thread-memory",
-    "process-memory",
-    pytest.param("thread-database", marks=DATABASE),
-    pytest.param("process-database", marks=DATABASE),
-]
-
-
-@contextlib.contextmanager
-def alias(combination: str, **options):
-    kind, store = combination.split("-")
-    if store == "database":
-        with durable(kind, **options) as backend:
-            yield backend
-        return
-    config = durable_config(kind, **options)
-    del config["OPTIONS"]["STORE"]
-    with override_settings(TASKS={"default": config}):
-        yield task_backends["default"]
-
-
-@pytest.fixture(params=COMBINATIONS)
-def combination(request):
-    return request.param
 
 
 def run(task, *args, **kwargs):
@@ -89,7 +62,7 @@ def test_invalid_metadata_is_refused_with_djangos_messages(metadata, message):
 
 
 def test_the_task_sees_its_metadata_and_the_result_keeps_it(combination):
-    with alias(combination):
+    with on_store(combination):
         result = run(
             tasks.get_metadata.using(metadata={"trace_id": 123, "tags": ("a", "b")})
         )
@@ -100,7 +73,7 @@ def test_the_task_sees_its_metadata_and_the_result_keeps_it(combination):
 
 def test_reserved_keys_are_hidden_and_kept(combination):
     raw = {"trace_id": 123, "_internal": 1, "_lib": 2}
-    with alias(combination):
+    with on_store(combination):
         result = run(tasks.get_metadata.using(metadata=raw))
         changed = run(
             tasks.update_metadata.using(metadata={"_reserved": "backend", "a": 1}),
@@ -119,7 +92,7 @@ def test_reserved_keys_are_hidden_and_kept(combination):
 
 
 def test_metadata_changed_by_the_task_is_saved_at_its_end(combination):
-    with alias(combination):
+    with on_store(combination):
         ok = run(tasks.update_metadata.using(metadata={"a": 1}), b=2)
         failed = run(tasks.update_metadata_and_fail, b=2)
         nested = run(
@@ -155,7 +128,7 @@ def test_unmodified_metadata_is_not_written(monkeypatch):
 
 
 def test_metadata_that_is_not_json_fails_the_task_with_type_error(combination):
-    with alias(combination):
+    with on_store(combination):
         result = run(tasks.set_invalid_metadata)
     assert result.status == TaskResultStatus.FAILED
     assert result.errors[0].exception_class is TypeError
@@ -164,7 +137,7 @@ def test_metadata_that_is_not_json_fails_the_task_with_type_error(combination):
 
 
 def test_save_metadata_while_running(combination):
-    with alias(combination):
+    with on_store(combination):
         saved = run(tasks.save_metadata_explicitly, "a", 1)
         saved_async = run(tasks.save_metadata_explicitly_async, "b", 2)
     assert saved.return_value == {"a": 1} and saved.metadata == {"a": 1}
@@ -186,7 +159,7 @@ def test_progress_is_seen_while_the_task_runs(combination, pipe_gate, monkeypatc
 
     monkeypatch.setattr(Runtime, "saved_metadata", saved_metadata)
     gate = pipe_gate()
-    with alias(combination) as backend:
+    with on_store(combination) as backend:
         result = tasks.report_progress.enqueue(gate.path)
         assert saved.wait(DEADLINE)
         seen = []
@@ -253,7 +226,7 @@ def test_progress_is_seen_from_another_process(pipe_gate):
 
 
 def test_refresh_brings_the_latest_metadata(combination):
-    with alias(combination) as backend:
+    with on_store(combination) as backend:
         result = tasks.update_metadata.using(metadata={"a": 1}).enqueue(b=2)
         assert result.metadata == {"a": 1}
         assert backend.join(DEADLINE)

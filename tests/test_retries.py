@@ -4,54 +4,23 @@ run_after between attempts; WorkerDied and TimeoutError count as attempts."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-from django.tasks import TaskResultStatus, task, task_backends
+from django.tasks import TaskResultStatus, task
 from django.tasks.exceptions import InvalidTask
 from django.test import override_settings
 from django.utils import timezone
 
 from django_tasks_local import WorkerDied, exponential, wait
 from tests import process_tasks, tasks
-from tests.database_support import Script, durable, durable_config, row
+from tests.database_support import Script, durable, on_store, row
 from tests.process_support import ALIAS, assert_failed_with, on, process_pool
 from tests.support import DEADLINE, Announcements
 
-# Every combination: a retry is decided in the worker (thread or process) and
-# kept by the store (memory, or database: a READY row with run_after).
-DATABASE = [pytest.mark.database, pytest.mark.django_db(transaction=True)]
-COMBINATIONS = [
-    "thread-memory",
-    "process-memory",
-    pytest.param("thread-database", marks=DATABASE),
-    pytest.param("process-database", marks=DATABASE),
-]
-
-
-@contextlib.contextmanager
-def alias(combination: str, **options):
-    kind, store = combination.split("-")
-    if store == "database":
-        with durable(kind, **options) as backend:
-            yield backend
-        return
-    config = durable_config(kind, **options)
-    config["OPTIONS"] = {
-        k: v for k, v in config["OPTIONS"].items() if k not in ("STORE",)
-    }
-    with override_settings(TASKS={"default": config, "cpu": config}):
-        yield task_backends["default"]
-
-
-@pytest.fixture(params=COMBINATIONS)
-def combination(request):
-    return request.param
-
 
 def test_a_task_that_fails_twice_then_succeeds(combination, signals):
-    with alias(combination) as backend:
+    with on_store(combination) as backend:
         result = wait(tasks.fails_twice.enqueue(), timeout=DEADLINE)
         assert backend.join(DEADLINE)
 
@@ -74,7 +43,7 @@ def test_a_task_that_fails_twice_then_succeeds(combination, signals):
 
 
 def test_a_backoff_of_none_stops_retrying(combination, signals):
-    with alias(combination):
+    with on_store(combination):
         result = wait(tasks.fails_and_stops.enqueue("no more"), timeout=DEADLINE)
 
     assert result.status == TaskResultStatus.FAILED
@@ -87,7 +56,7 @@ def test_a_backoff_of_none_stops_retrying(combination, signals):
 
 
 def test_max_attempts_of_the_alias_applies_to_tasks_without_their_own(combination):
-    with alias(combination, MAX_ATTEMPTS=3):
+    with on_store(combination, MAX_ATTEMPTS=3):
         result = wait(tasks.always_fails.enqueue("again"), timeout=DEADLINE)
 
     assert result.status == TaskResultStatus.FAILED
@@ -98,7 +67,7 @@ def test_max_attempts_of_the_alias_applies_to_tasks_without_their_own(combinatio
 def test_between_attempts_the_result_is_ready_with_run_after(combination):
     """The retry is due in an hour: join() returns once the failed attempt is
     recorded, and the result waits, READY, with its error and worker id."""
-    with alias(combination) as backend:
+    with on_store(combination) as backend:
         before = timezone.now()
         result = tasks.fails_then_waits_an_hour.enqueue()
         assert backend.join(DEADLINE)
@@ -117,7 +86,7 @@ def test_between_attempts_the_result_is_ready_with_run_after(combination):
 def test_time_limits_count_as_failed_attempts(kind):
     """An async task past its own timeout: cancelled at its next await on the
     thread pool, its worker ended on the process pool; TimeoutError, retried."""
-    with alias(f"{kind}-memory"):
+    with on_store(f"{kind}-memory"):
         once = wait(tasks.awaits_past_its_timeout.enqueue(), timeout=DEADLINE)
         twice = wait(tasks.awaits_past_its_timeout_twice.enqueue(), timeout=DEADLINE)
         after = wait(tasks.add.enqueue(1, 1), timeout=DEADLINE)

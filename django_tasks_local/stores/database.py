@@ -429,13 +429,7 @@ class DatabaseStore:
             metadata,
         ) = row
         try:
-            task = task_at(
-                task_path,
-                priority,
-                self.alias,
-                queue_name,
-                to_datetime(dialect.timestamp(run_after)),
-            )
+            task = self._task_of_row(task_path, priority, queue_name, run_after)
         except Exception as error:  # noqa: BLE001 - the task, not the claimer, fails
             self._fail_unimportable(result_id, task_path, token, error)
             return None
@@ -504,6 +498,15 @@ class DatabaseStore:
         return retry_delay(
             task, attempts, self.max_attempts_of(task), error, failed_result
         )
+
+    def _task_of_row(
+        self, task_path: str, priority: int, queue_name: str, run_after: Any
+    ) -> Any:
+        """The ``Task`` a row names (``ImportError`` if it cannot be imported
+        here), due at its ``run_after`` read back as the moment it was (SQLite
+        hands datetimes back naive, in UTC)."""
+        due = to_datetime(self.dialect.timestamp(run_after))
+        return task_at(task_path, priority, self.alias, queue_name, due)
 
     def max_attempts_of(self, task: Any) -> int:
         """The task's ``max_attempts``, else the alias's ``MAX_ATTEMPTS``."""
@@ -890,13 +893,7 @@ class DatabaseStore:
             metadata,
         ) = row
         try:
-            task = task_at(
-                task_path,
-                priority,
-                alias,
-                queue_name,
-                to_datetime(dialect.timestamp(run_after)),
-            )
+            task = self._task_of_row(task_path, priority, queue_name, run_after)
         except Exception as error:
             raise TaskResultDoesNotExist(
                 f"{result_id}: its task {task_path} cannot be imported here "
