@@ -1,9 +1,17 @@
 """Helpers of the database-store tests: an alias on the database store, what its
-table holds, and the executions tasks recorded."""
+table holds, the executions tasks recorded, and scripts run as processes of
+their own on the same database."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +20,7 @@ from django.test import override_settings
 
 from django_tasks_local import runtime
 from django_tasks_local.models import TaskRecord
+from tests.support import DEADLINE
 
 BACKENDS = {
     "thread": {"BACKEND": "django_tasks_local.ThreadPoolBackend"},
@@ -167,3 +176,123 @@ class Script:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class ScenarioScript:
+    """One process running a scenario of ``tests.database_scripts``.
+
+    A thread reads its reports (stdout, a JSON object a line) as they come;
+    ``expect()`` blocks until one of a kind arrives. ``order()`` writes a line to
+    its stdin; ``finish()`` ends its input and waits for it to exit. Its stderr
+    goes to a file. The environment is the test run's, so it opens the same
+    test database with the same settings.
+    """
+
+    def __init__(self, scenario: str, args: dict, folder: Path, name: str) -> None:
+        self.name = name
+        self.stderr_path = folder / f"{name}.stderr"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        )
+        with self.stderr_path.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.database_scripts",
+                    scenario,
+                    json.dumps(args),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        self.pid = self.process.pid
+        #: Every report read so far, in order.
+        self.reports: list[dict] = []
+        self._expected: set[int] = set()
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._ended = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _take(self, timeout: float) -> bool:
+        """Read one more line within ``timeout``; False at the end of output."""
+        line = self._lines.get(timeout=timeout)
+        if line is None:
+            self._ended = True
+            return False
+        self.reports.append(json.loads(line))
+        return True
+
+    def expect(self, kind: str, timeout: float = DEADLINE) -> dict:
+        """Block until the script reports ``kind`` (one not returned before)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for index in range(seen, len(self.reports)):
+                if index not in self._expected and self.reports[index]["kind"] == kind:
+                    self._expected.add(index)
+                    return self.reports[index]
+            seen = len(self.reports)
+            remaining = deadline - time.monotonic()
+            try:
+                if self._ended or remaining <= 0 or not self._take(remaining):
+                    raise queue.Empty
+            except queue.Empty:
+                raise AssertionError(
+                    f"{self.name} reported no {kind!r} (exit code "
+                    f"{self.process.poll()}); stderr:\n{self.stderr}"
+                ) from None
+
+    def of(self, kind: str) -> list[dict]:
+        """Every report of ``kind`` read so far."""
+        return [report for report in self.reports if report["kind"] == kind]
+
+    def signals(self) -> list[tuple[str, str]]:
+        """``(signal name, result id)`` of every task signal this process sent."""
+        return [(report["name"], report["id"]) for report in self.of("signal")]
+
+    def order(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def finish(self, timeout: float = DEADLINE) -> int:
+        """End the script's input, wait for it to exit and read all it said;
+        return its exit code."""
+        assert self.process.stdin is not None
+        if not self.process.stdin.closed:
+            self.process.stdin.close()
+        returncode = self.process.wait(timeout)
+        self._reader.join(timeout)
+        while not self._ended and self._take(timeout):
+            pass
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return returncode
+
+    def kill(self) -> None:
+        """Leave nothing behind (a test that failed half-way)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(DEADLINE)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self._reader.join(DEADLINE)
+        if not self._reader.is_alive() and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()

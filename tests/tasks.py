@@ -280,6 +280,10 @@ async def async_report_context(context, label):
 def record(path, label):
     """Append ``label`` and this process's pid as one line to the file at
     ``path``: every execution of every task is counted, in any process."""
+    return _append_execution(path, label)
+
+
+def _append_execution(path, label):
     line = f"{label} {os.getpid()} {current_result_id.get()}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
@@ -427,3 +431,19 @@ def report_progress(context, gate_path):
         raise TimeoutError(f"gate {gate_path!r} was never opened")
     context.metadata["progress"] = 100
     return "done"
+
+
+@task
+def announce_then_record(announcements, gate, path, label):
+    """Write this process's pid to the ``Announcements`` pipe at
+    ``announcements``, wait for the ``PipeGate`` at ``gate``, then
+    ``record(path, label)``: the test learns which processes started a task
+    while every one of them is still running."""
+    fd = os.open(announcements, os.O_WRONLY)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())  # shorter than PIPE_BUF: atomic
+    finally:
+        os.close(fd)
+    if not gate_is_open(gate):
+        raise TimeoutError(f"gate {gate!r} was never opened")
+    return _append_execution(path, label)

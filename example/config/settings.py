@@ -1,9 +1,13 @@
-"""Settings of the example project: two task backends and a cache both can reach.
+"""Settings of the example project: two task backends on the database store, and
+a cache every process can reach.
 
-``default`` runs I/O-bound tasks on threads inside the web process; ``cpu`` runs
-CPU-bound tasks in worker processes. Worker processes are started with
-``forkserver`` and set Django up from ``DJANGO_SETTINGS_MODULE``, so everything a
-task needs must come from this module (not from a test's ``override_settings``).
+``default`` runs I/O-bound tasks on threads inside the web processes; ``cpu``
+runs CPU-bound tasks in worker processes. Both keep their results and their
+queue in the site's own database (``STORE = "database"``), so every server
+process answers for every task, and queued tasks survive a restart. Worker
+processes are started with ``forkserver`` and set Django up from
+``DJANGO_SETTINGS_MODULE``, so everything a task needs must come from this
+module (not from a test's ``override_settings``).
 """
 
 import os
@@ -15,7 +19,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-a-secret")
 DEBUG = True
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
-INSTALLED_APPS = ["jobs"]
+# django_tasks_local holds the table of the database store (`manage.py migrate`).
+INSTALLED_APPS = ["django_tasks_local", "jobs"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -32,17 +37,36 @@ TEMPLATES = [
 USE_TZ = True
 TIME_ZONE = "UTC"
 
+# One SQLite file that every process of the site shares: the web processes and
+# their workers. WAL mode lets readers go on while one process writes, as the
+# database store's system check asks; IMMEDIATE takes the write lock when a
+# transaction begins, so a view that enqueues in a transaction never fails to
+# upgrade a read lock. The test database is a file too (not SQLite's in-memory
+# default), for the store's own threads to share it.
+DATABASE_FILE = Path(os.environ.get("EXAMPLE_DATABASE", BASE_DIR / "db.sqlite3"))
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATABASE_FILE,
+        "TEST": {"NAME": DATABASE_FILE.with_name(f"test-{DATABASE_FILE.name}")},
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+        },
+    }
+}
+
 TASKS = {
-    # I/O-bound work (mail, HTTP calls): threads in the web process.
+    # I/O-bound work (mail, HTTP calls): threads in each web process.
     "default": {
         "BACKEND": "django_tasks_local.ThreadPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 4, "MAX_RESULTS": 500},
+        "OPTIONS": {"STORE": "database", "MAX_WORKERS": 4, "MAX_RESULTS": 500},
     },
     # CPU-bound work: worker processes, so it runs in parallel with the web
     # process instead of taking turns on its GIL. TIMEOUT ends runaway tasks.
     "cpu": {
         "BACKEND": "django_tasks_local.ProcessPoolBackend",
-        "OPTIONS": {"MAX_WORKERS": 2, "TIMEOUT": 120},
+        "OPTIONS": {"STORE": "database", "MAX_WORKERS": 2, "TIMEOUT": 120},
     },
 }
 

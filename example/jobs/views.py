@@ -1,9 +1,8 @@
 """Views that enqueue tasks and return at once, and views that report on them.
 
-A result lives in the memory of the process that enqueued it, so the status
-views must be served by that same process: fine under ``runserver`` or one
-server process; with several server processes, route a user back to the same
-one, or keep ids to look up on every process.
+Results live in the site's database (the backends use ``STORE = "database"``),
+so any server process answers a status request for any task, whichever process
+enqueued it or runs it.
 """
 
 from __future__ import annotations
