@@ -672,7 +672,8 @@ class DatabaseStore:
             if not applied:
                 logger.warning(
                     "Alias %r: the retry of task %s was not written: this process "
-                    "no longer holds its claim.",
+                    "no longer holds its claim (another process recovered it, or "
+                    "its row was deleted).",
                     self.alias,
                     job.id,
                 )
@@ -726,7 +727,8 @@ class DatabaseStore:
                 logger.warning(
                     "Alias %r: the end of task %s (%s) was not written: this "
                     "process no longer holds its claim (another process recovered "
-                    "it after this one was silent past LEASE).",
+                    "it after this one was silent past LEASE, or its row was "
+                    "deleted).",
                     self.alias,
                     result_id,
                     status,
