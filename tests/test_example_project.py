@@ -31,7 +31,6 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "example"
 def _example_env(tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
-        "EXAMPLE_CACHE_DIR": str(tmp_path / "cache"),
         "EXAMPLE_DATABASE": str(tmp_path / "db.sqlite3"),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py picks config.settings

@@ -1,5 +1,4 @@
-"""Settings of the example project: two task backends on the database store, and
-a cache every process can reach.
+"""Settings of the example project: two task backends on the database store.
 
 ``default`` runs I/O-bound tasks on threads inside the web processes; ``cpu``
 runs CPU-bound tasks in worker processes. Both keep their results and their
@@ -68,16 +67,6 @@ TASKS = {
         "BACKEND": "django_tasks_local.ProcessPoolBackend",
         "OPTIONS": {"STORE": "database", "MAX_WORKERS": 2, "TIMEOUT": 120},
     },
-}
-
-# Progress reports travel through the cache. A file cache is one every process on
-# this machine can read: a task running in a worker process writes, the web
-# process reads. LocMemCache would not do for that (each process has its own).
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("EXAMPLE_CACHE_DIR", str(BASE_DIR / ".cache")),
-    }
 }
 
 # Mail goes to the console while developing; Django's test runner swaps in an

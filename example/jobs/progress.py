@@ -1,40 +1,31 @@
-"""Progress reports from a running task, keyed by its own result id.
+"""Progress reports from a running task, kept with its own result (metadata).
 
-A task calls ``report(done, total)``; it finds out which result it is running as
-from ``django_tasks_local.current_result_id``, so callers never pass the id in.
-Views read the report back with ``read(result_id)``.
+A task that takes the context calls ``report(context, done, total)``; the result's
+metadata then says how far it got, in every process that reads the result (the
+web process that serves the status page, whichever it is: results live in the
+database). Views read it back with ``read(result)``.
 
 ::
 
-    task (worker thread or worker process)          web process (a view)
-      report(3, 10) ─► cache["progress:<id>"] ─────► read(<id>) ─► {"done": 3, ...}
+    task (worker thread or worker process)        any web process (a view)
+      report(context, 3, 10) ─► the result's ─────► read(result) ─► {"done": 3, ...}
+                                metadata
 
-The cache must be one both sides reach: this project uses a file cache, because
-``cpu`` tasks run in other processes.
+Nothing else to set up: the same works from a worker process, where the save
+travels to the web process that runs the pool, which writes it to the table.
 """
 
 from __future__ import annotations
 
-from django.core.cache import cache
-
-from django_tasks_local import current_result_id
-
-#: Seconds a report is kept: long enough for a user to come back to the page.
-REPORT_TTL = 60 * 60
+from typing import Any
 
 
-def _key(result_id: str) -> str:
-    return f"progress:{result_id}"
+def report(context: Any, done: int, total: int) -> None:
+    """Record (and save now) that the task has done ``done`` of ``total`` steps."""
+    context.metadata["progress"] = {"done": done, "total": total}
+    context.save_metadata()
 
 
-def report(done: int, total: int) -> None:
-    """Record that the current task has done ``done`` of ``total`` steps.
-
-    Raises ``LookupError`` when called outside a task (no current result id).
-    """
-    cache.set(_key(current_result_id.get()), {"done": done, "total": total}, REPORT_TTL)
-
-
-def read(result_id: str) -> dict[str, int] | None:
+def read(result: Any) -> dict[str, int] | None:
     """The last report of a result, or None if it has not reported yet."""
-    return cache.get(_key(result_id))
+    return result.metadata.get("progress")

@@ -27,25 +27,25 @@ def send_welcome_email(address: str) -> int:
     )
 
 
-@task
-def build_report(rows: int, seconds_per_row: float) -> dict[str, int]:
+@task(takes_context=True)
+def build_report(context, rows: int, seconds_per_row: float) -> dict[str, int]:
     """I/O-bound with progress: each row stands in for a call to a slow API
     (``seconds_per_row`` of waiting), and progress is reported after each."""
     for done in range(1, rows + 1):
         time.sleep(seconds_per_row)
-        progress.report(done, rows)
+        progress.report(context, done, rows)
     return {"rows": rows}
 
 
-@task(backend="cpu")
-def count_primes(limit: int) -> int:
+@task(backend="cpu", takes_context=True)
+def count_primes(context, limit: int) -> int:
     """CPU-bound, on the ``cpu`` process pool: counts the primes below ``limit``
-    in ten slices, reporting progress after each (from the worker process,
-    through the file cache)."""
+    in ten slices, reporting progress after each (from the worker process, as
+    the result's metadata)."""
     slices = 10
     found = 0
     for done in range(1, slices + 1):
         for n in range(max(2, limit * (done - 1) // slices), limit * done // slices):
             found += all(n % d for d in range(2, math.isqrt(n) + 1))
-        progress.report(done, slices)
+        progress.report(context, done, slices)
     return found

@@ -95,7 +95,7 @@ class TaskViewsTests(TransactionTestCase):
 
         self.assertEqual(status["status"], "SUCCESSFUL")
         self.assertEqual(status["result"], 1229)
-        # Written by the worker process, read here: the file cache is shared.
+        # Saved by the worker process, read here: it is the result's metadata.
         self.assertEqual(status["progress"], {"done": 10, "total": 10})
         worker_pid = int(status["worker"].split(":")[1])
         self.assertNotEqual(worker_pid, os.getpid())

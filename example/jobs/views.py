@@ -135,7 +135,7 @@ def _describe(result: TaskResult) -> dict:
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "worker": result.worker_ids[-1] if result.worker_ids else None,
-        "progress": progress.read(result.id),
+        "progress": progress.read(result),
         "result": result.return_value if result.status == "SUCCESSFUL" else None,
         "error": None,
         "status_url": reverse("status_json", args=[result.backend, result.id]),
