@@ -301,3 +301,11 @@ def announce_then_wait(announce_path, gate_path, value=None):
     if not gate_is_open(gate_path):
         raise TimeoutError(f"gate {gate_path!r} was never opened")
     return value
+
+
+@task
+def read_file(path):
+    """Fails while ``path`` does not exist (a cause an operator can fix before
+    retrying); then returns its text."""
+    with open(path) as file:
+        return file.read()
