@@ -22,7 +22,6 @@ as it is, without importing its task, so a task that cannot be imported here
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -461,25 +460,28 @@ def _memory_state(info: AliasInfo, now: datetime) -> AliasState:
     return state
 
 
-def latest(limit: int, statuses: Iterable[str] | None = None) -> list[Stored]:
-    """The ``limit`` newest results of every alias (of ``statuses`` only, if
-    given), newest first: one query by primary key per database alias (RUNNING
-    ones through the partial index on claimed rows)."""
-    chosen = None if statuses is None else set(statuses)
+def latest(limit: int, running: bool = False) -> list[Stored]:
+    """The ``limit`` newest results of every alias (RUNNING ones only, with
+    ``running``), newest first. Database aliases: the newest rows by primary
+    key, which stops after ``limit`` rows of the alias; RUNNING rows through the
+    partial index on claimed rows (few: each process claims a few per worker),
+    sorted here, since reading them in key order would scan the table."""
     found: list[Stored] = []
     for info in aliases():
         if info.shared:
             rows = _records(info)
-            if chosen == {RUNNING}:
-                rows = rows.filter(claimed_by__isnull=False, status=RUNNING)
-            elif chosen is not None:
-                rows = rows.filter(status__in=sorted(chosen))
-            found += [_from_row(row) for row in rows.order_by("-seq")[:limit]]
+            if running:
+                found += [
+                    _from_row(row)
+                    for row in rows.filter(claimed_by__isnull=False, status=RUNNING)
+                ]
+            else:
+                found += [_from_row(row) for row in rows.order_by("-seq")[:limit]]
         else:
             found += [
                 stored
                 for stored in memory_results(info.alias)
-                if chosen is None or stored.status in chosen
+                if not running or stored.status == RUNNING
             ]
     found.sort(key=_newest_first)
     return found[:limit]

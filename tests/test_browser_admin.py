@@ -10,37 +10,23 @@ page has shown it; the test waits on the page, never on the clock.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
-from django.test import Client, override_settings
+from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 
 from django_tasks_local import wait
 from tests import tasks
+from tests.admin_support import ADMIN, in_memory, user
 from tests.database_support import durable
 from tests.support import DEADLINE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ADMIN = "/admin/django_tasks_local/taskrecord/"
 PASSWORD = "correct horse battery staple"
-
-
-@contextlib.contextmanager
-def in_memory(**options):
-    config = {
-        "BACKEND": "django_tasks_local.ThreadPoolBackend",
-        "QUEUES": ["default", "other"],
-        "OPTIONS": {"MAX_WORKERS": 1, **options},
-    }
-    with override_settings(TASKS={"default": config}):
-        from django.tasks import task_backends
-
-        yield task_backends["default"]
 
 
 STORES = {"memory": in_memory, "database": lambda: durable("thread", MAX_WORKERS=1)}
@@ -54,14 +40,7 @@ def store(request):
 
 
 def staff(*permissions: str) -> User:
-    user = User.objects.create_user("operator", password=PASSWORD, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="django_tasks_local",
-            codename__in=[f"{p}_taskrecord" for p in permissions],
-        )
-    )
-    return user
+    return user("operator", *permissions, password=PASSWORD)
 
 
 def row(result_id: str, status: str, table: str = "latest") -> str:

@@ -21,7 +21,6 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .. import catalog
-from ..catalog import RUNNING
 from .results import _context, _url
 
 #: Milliseconds between two refreshes of the board in the browser.
@@ -40,7 +39,7 @@ def _board_context(model_admin: ModelAdmin, request: HttpRequest) -> dict:
         title="Live board",
         now=now,
         states=catalog.alias_states(now),
-        running=catalog.latest(LATEST, {RUNNING}),
+        running=catalog.latest(LATEST, running=True),
         latest=catalog.latest(LATEST),
         live_url=_url(model_admin, "board_live"),
         refresh_ms=REFRESH_MS,
