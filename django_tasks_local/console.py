@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.tasks.base import TaskResult
+
 from .catalog import AliasState, Stored
 from .templatetags.tasks_local import ago, as_json, duration
 
@@ -103,6 +105,18 @@ def show_lines(stored: Stored) -> list[str]:
             f"error {number}: {error.exception_class_path}",
             _indent(error.traceback.rstrip()),
         ]
+    return lines
+
+
+def outcome_lines(result: TaskResult) -> list[str]:
+    """How a finished task ended: its return value, or its last error."""
+    lines = [f"{result.id}: {result.status}"]
+    if result.status == "SUCCESSFUL":
+        lines += ["return value:", _indent(as_json(result.return_value))]
+    elif result.errors:
+        error = result.errors[-1]
+        lines.append(f"error: {error.exception_class_path}")
+        lines.append(_indent(error.traceback.rstrip()))
     return lines
 
 

@@ -170,7 +170,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{new.id} is still {new.status} after {timeout} s.", returncode=1
             ) from None
-        for line in console.show_lines(catalog.find(new.id)):
+        for line in console.outcome_lines(new):
             self.say(line)
         if new.status != "SUCCESSFUL":
             raise CommandError(f"{new.id} ended {new.status}.", returncode=1)
