@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# BOARD=1: also serve the live board (the admin page) and print its URL.
 demo: $(STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo $(if $(BOARD),--board)
 
 # mypy checks the package as the venv's Python sees it (version-dependent code
 # and stubs), whatever the lowest version pyproject.toml names.

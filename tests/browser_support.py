@@ -39,7 +39,7 @@ FLAGS = (
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
-    "--window-size=1400,1000",
+    "--window-size=1400,1000",  # the screenshots in docs/
 )
 #: Seconds between two looks of an explicit wait.
 POLL = 0.05
