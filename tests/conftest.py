@@ -146,3 +146,5 @@ def browser(tmp_path):
     chromium = Browser(tmp_path / "chromium-profile")
     yield chromium
     chromium.quit()
+    driver = chromium.driver.service.process
+    assert driver is None or driver.poll() is not None, "chromedriver left running"
