@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 python_of = $(or $(addsuffix /bin/python,$(shell pyenv prefix $(1) 2>/dev/null)),$(shell command -v python$(1) 2>/dev/null))
 PYTHON_3_13 ?= $(call python_of,3.13)
 
-.PHONY: demo test test-3.13 test-postgres coverage bench soak soak-postgres clean
+.PHONY: demo test test-browser screenshots test-3.13 test-postgres coverage bench soak soak-postgres clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is needed (see .python-version), found " + sys.version'
@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# BOARD=1: also serve the live board (the admin page) and print its URL.
 demo: $(STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo $(if $(BOARD),--board)
 
 # mypy checks the package as the venv's Python sees it (version-dependent code
 # and stubs), whatever the lowest version pyproject.toml names.
@@ -41,7 +42,21 @@ test: $(STAMP)
 # temporary folder, and stops it and removes the folder however the tests end.
 test-postgres: $(STAMP)
 	scripts/postgres run env DJANGO_SETTINGS_MODULE=tests.settings_postgres \
-		$(BIN)/python -m pytest -m database
+		$(BIN)/python -m pytest -m "database and not browser"
+
+# The tests marked `browser` (pytest leaves them out otherwise): headless
+# Chromium, driven by Selenium, against a live test server. scripts/chromium
+# installs Debian's chromium and chromium-driver packages if they are missing
+# (as root).
+test-browser: $(STAMP)
+	scripts/chromium
+	$(BIN)/python -m pytest -m browser
+
+# docs/board.png and docs/detail.png, taken from the demo's board by the
+# browser test that follows it.
+screenshots: $(STAMP)
+	scripts/chromium
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -m browser tests/test_browser_demo.py
 
 # `make test` on Python 3.13, in .venv-3.13.
 test-3.13:

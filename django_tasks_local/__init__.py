@@ -10,13 +10,14 @@ process pools: no broker, no worker process to run.
 """
 
 from .backends import ProcessPoolBackend, ThreadPoolBackend
-from .exceptions import TaskDropped, WorkerDied
+from .exceptions import TaskCancelled, TaskDropped, WorkerDied
 from .execution import current_result_id
 from .retries import exponential
 from .waiting import wait
 
 __all__ = [
     "ProcessPoolBackend",
+    "TaskCancelled",
     "TaskDropped",
     "ThreadPoolBackend",
     "WorkerDied",

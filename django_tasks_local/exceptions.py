@@ -14,3 +14,8 @@ class WorkerDied(Exception):
 class TaskDropped(Exception):
     """The task was deferred (``run_after``) and not yet due when its backend was
     closed or the interpreter exited, so it never ran."""
+
+
+class TaskCancelled(Exception):
+    """The task was cancelled while READY (from the admin or ``manage.py
+    tasks_local cancel``), before any process had claimed it, so it never ran."""

@@ -255,6 +255,16 @@ class Runtime:
         of this process (the store recovered it from a dead process)."""
         _send_robust(task_finished, self.backend_class, snapshot)
 
+    def withdraw(self, result_id: str) -> Job | None:
+        """Take the job of ``result_id`` out of this process's queue before any
+        worker took it, and return it (the caller ends it, with ``finished``);
+        None if it is not queued here. For cancelling a READY task of the memory
+        store, whose scheduler is its queue; off the hot path."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return None
+        return scheduler.remove(lambda job: job.id == result_id)
+
     # -- join and close ------------------------------------------------------------
 
     @property

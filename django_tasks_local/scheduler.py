@@ -244,6 +244,28 @@ class Scheduler:
             self._draining = True
         return self.take_back()
 
+    def remove(self, match: Callable[[Any], bool]) -> Any | None:
+        """Remove and return the first job not yet taken for which ``match`` is
+        true (a READY task cancelled by an operator); None if no such job is
+        queued here (taken already, or never here).
+
+        Off the hot path, so a scan of both heaps under the lock. ``take``'s
+        lock-free path may pop between the removal and the ``heapify`` that
+        restores the heap's order: it then gets a job slightly out of order,
+        never a job twice or none (each is one C call under the GIL).
+        """
+        heaps: tuple[list[Any], ...] = (self._ready, self._deferred)
+        with self._lock:
+            for heap in heaps:
+                for entry in heap:
+                    if match(entry[-1]):
+                        heap.remove(entry)
+                        heapq.heapify(heap)
+                        if not self._in_flight and not self._ready:
+                            self._idle.notify_all()
+                        return entry[-1]
+        return None
+
     def stop_when_idle(self, timeout: float | None = None) -> bool:
         """Wait until idle, then stop, atomically: takers get None from then on.
         False if ``timeout`` seconds passed first (nothing is stopped then)."""

@@ -78,6 +78,10 @@ def pytest_configure(config):
         "markers",
         "database: uses the database; `make test-postgres` runs these on PostgreSQL",
     )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives headless Chromium; only `make test-browser` runs these",
+    )
 
 
 @pytest.fixture(params=list(BACKENDS))
@@ -139,3 +143,15 @@ def event_gate(request):
     yield make
     for gate in made:
         gate.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium with a fresh profile; ended after the test."""
+    from tests.browser_support import Browser
+
+    chromium = Browser(tmp_path / "chromium-profile")
+    yield chromium
+    chromium.quit()
+    driver = chromium.driver.service.process
+    assert driver is None or driver.poll() is not None, "chromedriver left running"

@@ -7,11 +7,41 @@ from pathlib import Path
 SECRET_KEY = "tests-only"
 USE_TZ = True
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "tests.app",
     "django_tasks_local",
 ]
+# The admin (task results, the live board), for the tests of its pages.
+ROOT_URLCONF = "tests.urls"
+# Django's test client, also in the processes the tests start (which do not run
+# Django's test set-up), and the live server of the browser tests.
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
 # One SQLite file per test run, so parallel runs do not share a database. The run
 # id is kept in the environment, and the test database is the same file as NAME:
 # worker processes started with spawn or forkserver import these settings afresh,

@@ -447,3 +447,11 @@ def announce_then_record(announcements, gate, path, label):
     if not gate_is_open(gate):
         raise TimeoutError(f"gate {gate!r} was never opened")
     return _append_execution(path, label)
+
+
+@task
+def read_file(path):
+    """Fails while ``path`` does not exist (a cause an operator can fix before
+    retrying); then returns its text."""
+    with open(path) as file:
+        return file.read()

@@ -234,3 +234,29 @@ def test_waker_is_called_after_each_push(scheduler, clock):
     scheduler.push("a")
     scheduler.push("b", 0, due=clock.now + 5)
     assert calls == [0, 1]
+
+
+def test_remove_takes_a_queued_job_out_and_keeps_the_order(scheduler, clock):
+    for item, priority in (("a", 0), ("b", 5), ("c", 0), ("d", 5)):
+        scheduler.push(item, priority)
+    scheduler.push("later", 9, due=clock.now + 60)
+
+    assert scheduler.remove(lambda item: item == "d") == "d"
+    assert scheduler.remove(lambda item: item == "later") == "later"
+    assert scheduler.remove(lambda item: item == "nowhere") is None
+    clock.now += 120
+    assert drain_ready(scheduler) == ["b", "a", "c"]
+
+
+def test_remove_finds_no_job_once_taken_and_wakes_join(scheduler):
+    scheduler.push("running")
+    assert scheduler.take_nowait() == "running"
+    assert scheduler.remove(lambda item: item == "running") is None
+    scheduler.done()
+    scheduler.push("queued")
+    idle = []
+    waiter = threading.Thread(target=lambda: idle.append(scheduler.wait_idle(DEADLINE)))
+    waiter.start()
+    assert scheduler.remove(lambda item: item == "queued") == "queued"
+    waiter.join(DEADLINE)
+    assert idle == [True]

@@ -1,5 +1,7 @@
-"""A URL for tests that serve a request through Django's test client."""
+"""The test project's URLs: the admin, where the task-result pages live, and a
+plain view for tests that serve a request through Django's test client."""
 
+from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import path
 
@@ -8,4 +10,4 @@ def ping(request):
     return HttpResponse("pong")
 
 
-urlpatterns = [path("ping/", ping)]
+urlpatterns = [path("admin/", admin.site.urls), path("ping/", ping)]

@@ -360,6 +360,39 @@ class MemoryStore:
             record = self._active.get(result_id)
             return record is not None and record.status == RUNNING
 
+    # -- reads for operators (the admin, the board): off the hot path ----------------
+
+    def snapshots(self) -> list[TaskResult]:
+        """A snapshot of every result kept here, READY and RUNNING ones first,
+        then finished ones; none counts as a use (an operator looking must not
+        change what is evicted). The records are copied under the lock and the
+        snapshots built after it, so enqueues wait only for the copy."""
+        with self._lock:
+            records = [*self._active.values(), *self._finished.values()]
+            states = [_state(record) for record in records]
+        return [
+            _snapshot(self.alias, record, state)
+            for record, state in zip(records, states, strict=True)
+        ]
+
+    def peek(self, result_id: str) -> TaskResult:
+        """``get()`` that does not count as a use."""
+        with self._lock:
+            record = self._active.get(result_id) or self._finished.get(result_id)
+            if record is None:
+                raise TaskResultDoesNotExist(result_id)
+            state = _state(record)
+        return _snapshot(self.alias, record, state)
+
+    def forget(self, result_id: str) -> bool:
+        """Delete a finished result (an operator's delete); False if it is not
+        kept here finished (READY and RUNNING results are never deleted)."""
+        with self._lock, contextlib.suppress(KeyError):
+            # finish() evicts without the lock: the record may go meanwhile.
+            del self._finished[result_id]
+            return True
+        return False
+
     def counts(self) -> dict[str, int]:
         """How many records are active and finished (for tests and diagnostics)."""
         with self._lock:
