@@ -21,12 +21,12 @@ import django
 from django.conf import settings
 
 
-def configure(cache_dir: str, board: bool = False) -> None:
+def configure(folder: str, board: bool = False) -> None:
     extra: dict[str, Any] = {}
     if board:
         from demo import web
 
-        extra = web.settings(cache_dir)
+        extra = web.settings(folder)
     settings.configure(
         **extra,
         USE_TZ=True,
@@ -51,14 +51,6 @@ def configure(cache_dir: str, board: bool = False) -> None:
                 "BACKEND": "django_tasks_local.ThreadPoolBackend",
                 "OPTIONS": {"MAX_WORKERS": 1},
             },
-        },
-        # Progress reports go through the cache: a file cache, so that worker
-        # processes and this one read and write the same entries.
-        CACHES={
-            "default": {
-                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                "LOCATION": cache_dir,
-            }
         },
         # The board shows every failure with its error; the log lines for failed
         # tasks and lost workers would only repeat it (and break the live board).
@@ -85,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=None, help="the board's port (default 8800)"
     )
     options = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="django-tasks-local-demo-") as cache_dir:
-        configure(cache_dir, board=options.board)
+    with tempfile.TemporaryDirectory(prefix="django-tasks-local-demo-") as folder:
+        configure(folder, board=options.board)
         from demo.tour import Tour
 
         # Redraw in place only on a real terminal; a pipe or a CI log gets one

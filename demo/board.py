@@ -6,7 +6,7 @@
                                                                    │
     main thread: Board.follow() ◄──────────────────────────────────┘
         live (a TTY):   redraw the rows in place ten times a second,
-                        with progress read from the cache
+                        with progress read from its metadata
         plain (a pipe): print one line per status change, as it happens
 
 Signals are sent in the process that enqueued the task, for thread and process
@@ -144,7 +144,7 @@ class Board:
     def _line(self, row: Row, result: TaskResult) -> str:
         status = result.status
         if status == "RUNNING":
-            report = progress.read(result.id)
+            report = progress.read(result)
             if report is not None:
                 detail = self._bar(report)
             else:  # no progress reported: show how long it has been running

@@ -1,27 +1,24 @@
-"""Progress reports from running tasks, through Django's cache.
+"""Progress reports from running tasks, as their results' metadata.
 
-A task calls ``report(done, total)``; the id it reports under is its own
-``current_result_id``. The demo's cache is a ``FileBasedCache``: tasks on the
-process pool run in other processes, and only a cache outside any one process's
-memory lets the terminal (in the main process) read what they wrote.
+A task that takes the context calls ``report(context, done, total)``; the board
+reads it back from the result it shows (``read(result)``). A task on the process
+pool saves from its worker process, and the save reaches this process, which
+holds the result: no cache or file to share.
 """
 
 from __future__ import annotations
 
-from django.core.cache import cache
-
-from django_tasks_local import current_result_id
+from typing import Any
 
 
-def _key(result_id: str) -> str:
-    return f"demo-progress:{result_id}"
+def report(context: Any, done: int, total: int) -> None:
+    """Record (and save now) that the running task has done ``done`` of ``total``
+    steps."""
+    context.metadata["progress"] = [done, total]
+    context.save_metadata()
 
 
-def report(done: int, total: int) -> None:
-    """Record that the running task has done ``done`` of ``total`` steps."""
-    cache.set(_key(current_result_id.get()), (done, total), 300)
-
-
-def read(result_id: str) -> tuple[int, int] | None:
+def read(result: Any) -> tuple[int, int] | None:
     """The last report of a task, or None before its first."""
-    return cache.get(_key(result_id))
+    reported = result.metadata.get("progress")
+    return None if reported is None else (reported[0], reported[1])

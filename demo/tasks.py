@@ -16,12 +16,12 @@ from . import progress
 STEPS = 10
 
 
-@task
-def fetch(url: str, seconds: float) -> str:
+@task(takes_context=True)
+def fetch(context, url: str, seconds: float) -> str:
     """I/O-bound: stands in for a download that takes ``seconds`` of waiting."""
     for done in range(1, STEPS + 1):
         time.sleep(seconds / STEPS)
-        progress.report(done, STEPS)
+        progress.report(context, done, STEPS)
     return f"fetched {url}"
 
 
@@ -44,8 +44,8 @@ def step(label: str, seconds: float) -> str:
     return label
 
 
-@task(backend="cpu")
-def count_primes(limit: int) -> int:
+@task(backend="cpu", takes_context=True)
+def count_primes(context, limit: int) -> int:
     """CPU-bound: pure Python arithmetic, so threads would take turns on the GIL;
     worker processes run side by side on separate cores."""
     found = 0
@@ -53,7 +53,7 @@ def count_primes(limit: int) -> int:
     for done in range(1, STEPS + 1):
         for n in range(max(2, (done - 1) * chunk), done * chunk):
             found += all(n % d for d in range(2, math.isqrt(n) + 1))
-        progress.report(done, STEPS)
+        progress.report(context, done, STEPS)
     return found
 
 
