@@ -121,9 +121,20 @@ def produce(count: int) -> dict[str, float]:
     }
 
 
+def _check_kept(count: int) -> None:
+    """Every task of a step must stay in the table until it is checked and
+    read: past ``MAX_RESULTS`` finished rows, the oldest are deleted."""
+    from django.tasks import default_task_backend
+
+    kept = default_task_backend.pool_options.max_results
+    if kept is not None and WARM + count > kept:
+        raise SystemExit(f"{WARM + count} tasks in one step, MAX_RESULTS is {kept}")
+
+
 def main(argv: list[str]) -> None:
     django.setup()
     step, *rest = argv
+    _check_kept(int(rest[0]))
     if step == "enqueue":
         figures = enqueue(int(rest[0]))
     elif step == "run":
