@@ -35,9 +35,9 @@ one round and returns the figures above, keyed by those names
 with a settings module under ``bench/dbsite/`` that star-imports
 ``bench.dbsite.settings`` and adds its app and its ``TASKS["default"]``. It is
 then one entry of ``contenders()`` below, named for its configuration (this
-package's: ``bench/local_db.py``). Every contender that is not the peer's is
-compared with each of the peer's rows, round by round, and checked against the
-project's targets.
+package's: ``bench/local_db.py``). This package's contenders that run as the
+peer does (``local_db.COMPARED``: task logs at WARNING) are compared with each
+of the peer's rows, round by round, and checked against the project's targets.
 
 The figures must mean the same for every contender: the timed enqueues run
 with no worker processing the queue (a backend whose ``enqueue()`` starts a
@@ -134,7 +134,7 @@ def database_store(size: Size) -> Section:
             if metric in figures:
                 section.rows.append(Row(name, metric, unit, figures[metric]))
     peers = [name for name in found if name in peer_db.CONTENDERS]
-    ours = [name for name in found if name not in peers]
+    ours = [name for name in found if name in local_db.COMPARED]
     if peers and ours:
         compare(section, ours, peers)
     section.targets += targets(section, ours, peers)

@@ -45,6 +45,7 @@ def test_benchmark_runs_every_case_at_tiny_size():
     for ours in local_db.CONTENDERS:
         for metric in (*database.METRICS, *local_db.EXTRA_METRICS):
             assert f"{ours}  {metric}" in output, output
+    for ours in local_db.COMPARED:
         assert f"ratio {ours} / {next(iter(peer_db.CONTENDERS))}" in output
     assert "database throughput, SQLite WAL (Django's defaults)" in output
     assert "database enqueue() p50, autocommit (synchronous=NORMAL)" in output

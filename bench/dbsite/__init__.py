@@ -12,7 +12,8 @@ starts ``python -m django ...``, ``python -m bench.dbsite.driver ...`` and
 - ``peer_settings.py``: django-tasks-db's ``DatabaseBackend``;
 - ``local_settings.py``, ``local_recommended_settings.py``: this package's
   ``ThreadPoolBackend`` with the database store, on SQLite as the peer has it
-  and as this package's system check recommends;
+  and as this package's system check recommends; ``local_info_settings.py``:
+  as the first, with task logs at INFO;
 - ``tasks.py``: the no-op task, on the ``default`` backend;
 - ``driver.py``: the site's side of a measurement (enqueue, read);
 - ``local.py``: the steps of this package's rounds, whose ``enqueue()`` runs
