@@ -39,12 +39,20 @@ class Ratio:
 
 @dataclass
 class Target:
-    """A goal of the project and whether this run's median meets it."""
+    """A goal of the project and whether this run's median meets it; for a goal
+    that names a minimum too ("<= 100 µs (at most 200)"), whether that is met."""
 
     label: str
     measured: str
     goal: str
     met: bool
+    minimum_met: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.met:
+            return "met"
+        return "minimum met" if self.minimum_met else "MISSED"
 
 
 @dataclass

@@ -44,9 +44,8 @@ def format_targets(targets: Iterable[Target]) -> str:
     width = max(len(target.label) for target in targets)
     lines = ["Targets (medians of this run)", "-----------------------------"]
     for target in targets:
-        verdict = "met" if target.met else "MISSED"
         lines.append(
-            f"{target.label:<{width}}  {target.measured:>12}  "
-            f"goal {target.goal:<24} {verdict}"
+            f"{target.label:<{width}}  {target.measured:>14}  "
+            f"goal {target.goal:<34} {target.verdict}"
         )
     return "\n".join(lines)

@@ -36,9 +36,15 @@ from ..jobs import Job
 
 logger = logging.getLogger("django_tasks_local")
 
-#: Jobs claimed ahead per worker: enough that workers never wait for a claim's
-#: round trip, few enough that other processes get their share.
-QUEUED_PER_WORKER = 2
+#: Jobs claimed ahead per worker: enough to keep the workers busy through a
+#: claim's round trip, few enough that other processes get their share. That
+#: round trip is long while the workers run short tasks: the claimer waits for
+#: the write lock behind the writer's commit, and for the GIL after each SQLite
+#: call (the workers hold it; CPython makes them hand it over every 5 ms). With
+#: 2 per worker, the workers of a process running no-op tasks ran dry before
+#: every claim; 4 keeps more of them busy (8 more still, at twice the jobs one
+#: process holds back from the others).
+QUEUED_PER_WORKER = 4
 #: The smallest claim worth a write transaction while workers are busy.
 MIN_BATCH = 8
 

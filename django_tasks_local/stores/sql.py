@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 from datetime import UTC, datetime
@@ -31,6 +32,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from ..results import _timezone
 
 _from_timestamp = datetime.fromtimestamp
+_floor = math.floor
+
+#: ``json.dumps`` with separators of its own builds a new encoder per call
+#: (1.3 µs of its 2.8 for a short list): one encoder serves every call, from
+#: every thread (``encode`` keeps no state between calls).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 TABLE = "django_tasks_local_taskrecord"
 PROCESS_TABLE = "django_tasks_local_workerprocess"
@@ -59,6 +66,8 @@ class Dialect:
             )
         self.postgres = self.vendor == "postgresql"
         self.adapt_datetime = connection.ops.adapt_datetimefield_value
+        #: The last second ``time`` wrote on SQLite in UTC, and its text.
+        self._second: tuple[int | None, str] = (None, "")
         json_in = "CAST(%s AS jsonb)" if self.postgres else "%s"
         self.begin = "BEGIN" if self.postgres else "BEGIN IMMEDIATE"
         self.insert = (
@@ -194,20 +203,42 @@ class Dialect:
 
         On SQLite, the text Django's ``adapt_datetimefield_value`` writes (UTC
         with ``USE_TZ``, else local time, as ``str()`` of a naive datetime),
-        made directly: three per enqueue, and Django's way costs 5 µs each.
+        made directly: seven per task (enqueue, start, end), and Django's way
+        costs 5 µs each. In UTC, the date and time to the second are made once
+        per second (``fromtimestamp`` and ``isoformat``: 2.6 µs) and reused;
+        the microseconds are rounded as ``fromtimestamp`` rounds them (half to
+        even, carrying into the second), so the text is the same to the
+        character, for 1 µs.
         """
         if timestamp is None:
             return None
         if self.postgres:
             tz = UTC if settings.USE_TZ else None
             return self.adapt_datetime(datetime.fromtimestamp(timestamp, tz))
-        if _timezone() is UTC:
+        if _timezone() is not UTC:
+            return _from_timestamp(timestamp).isoformat(" ")
+        if timestamp < 0:  # before 1970: the general way
             return _from_timestamp(timestamp, UTC).replace(tzinfo=None).isoformat(" ")
-        return _from_timestamp(timestamp).isoformat(" ")
+        second = _floor(timestamp)
+        micro = round((timestamp - second) * 1e6)
+        if micro == 1_000_000:
+            second += 1
+            micro = 0
+        cached = self._second
+        if cached[0] != second:
+            text = _from_timestamp(second, UTC).replace(tzinfo=None).isoformat(" ")
+            cached = self._second = (second, text)
+        return f"{cached[1]}.{micro:06d}" if micro else cached[1]
 
     @staticmethod
     def json(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"))
+        """``value`` as compact JSON text; the values most tasks store (no
+        arguments, no return value, no errors) as constants."""
+        if value is None:
+            return "null"
+        if not value and type(value) in _EMPTY_JSON:
+            return _EMPTY_JSON[type(value)]
+        return _encode(value)
 
     # -- values out ------------------------------------------------------------------
 
@@ -233,6 +264,9 @@ class Dialect:
         if isinstance(value, bytes | bytearray | memoryview):
             value = bytes(value).decode()
         return json.loads(value) if isinstance(value, str) else value
+
+
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
 
 
 def thread_connection(database: str) -> BaseDatabaseWrapper:
