@@ -329,15 +329,30 @@ class DatabaseStore:
             dialect.time(job.enqueued_at + self.lease) if claim else None,
         )
         try:
-            if connection.in_atomic_block:  # the caller's transaction holds the lock
+            # In the caller's transaction (which holds any lock there is), or
+            # on PostgreSQL (which locks rows, not the database): as is.
+            if connection.in_atomic_block or dialect.postgres:
                 with connection.cursor() as cursor:
                     cursor.execute(dialect.insert, params)
             else:
-                with writing(self.database, dialect.vendor), connection.cursor() as c:
-                    c.execute(dialect.insert, params)
+                self._insert_on_sqlite(connection, params)
         except DatabaseError as error:
             raise self._explain(error) from error
         job.entry = Entry(job, token) if token is not None else None
+
+    def _insert_on_sqlite(self, connection: Any, params: tuple) -> None:
+        """The INSERT of an enqueue in autocommit on SQLite: on the connection
+        itself, with the statement already in SQLite's ``?`` style.
+
+        Django's cursor would rewrite ``%s`` to ``?`` and wrap the cursor on
+        every call (about 20 µs of the enqueue's 180); here only its error
+        translation is kept, so a caller still sees Django's ``DatabaseError``
+        classes. Outside a transaction nothing else of Django's cursor applies.
+        """
+        with writing(self.database, "sqlite"), connection.wrap_database_errors:
+            if connection.connection is None:
+                connection.ensure_connection()
+            connection.connection.execute(self.dialect.insert_qmark, params)
 
     def _explain(self, error: DatabaseError) -> Exception:
         """A missing table means ``migrate`` has not run: say so."""

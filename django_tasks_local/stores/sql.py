@@ -77,6 +77,8 @@ class Dialect:
             f"VALUES (%s, %s, %s, %s, %s, {json_in}, {json_in}, %s, 'READY', %s, 0, "
             f"{json_in}, {json_in}, {json_in}, %s, %s, %s)"
         )
+        #: The same in SQLite's own style, for the connection itself.
+        self.insert_qmark = self.insert.replace("%s", "?")
         self.select_result = (
             f"SELECT {RESULT_COLUMNS} FROM {TABLE} WHERE result_id = %s AND alias = %s"
         )
