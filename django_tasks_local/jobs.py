@@ -19,7 +19,7 @@ not cross to worker processes.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from typing import Any
 
@@ -130,11 +130,28 @@ def rebuild_task(state: tuple) -> Task:
     """The ``Task`` a pickled ``Job`` names: the one defined at its module path
     (its class, and options such as ``max_attempts`` or ``timeout``, come from
     the definition), with the options it was enqueued with. Made without asking
-    a backend to validate it (the parent did)."""
-    task = _task_cache.get(state)
-    if task is not None:
-        return task
+    a backend to validate it (the parent did).
+
+    Cached without its ``run_after`` (which nearly every deferred task or retry
+    has its own of, so the cache would only grow): a task due at some time is
+    a copy of the cached one."""
     module_path, priority, backend, queue_name, run_after, takes_context = state
+    key = (module_path, priority, backend, queue_name, takes_context)
+    task = _task_cache.get(key)
+    if task is None:
+        task = _task_cache[key] = _defined_task(
+            module_path, priority, backend, queue_name, takes_context
+        )
+    return task if run_after is None else with_run_after(task, run_after)
+
+
+def _defined_task(
+    module_path: str,
+    priority: int,
+    backend: str,
+    queue_name: str,
+    takes_context: bool,
+) -> Task:
     target = import_string(module_path)
     if isinstance(target, Task):
         task = object.__new__(type(target))
@@ -143,17 +160,19 @@ def rebuild_task(state: tuple) -> Task:
     else:  # a plain function: a Task made around it
         task = object.__new__(Task)
         for field in fields(Task):
-            object.__setattr__(task, field.name, field.default)
+            default = field.default
+            if default is MISSING and field.default_factory is not MISSING:
+                default = field.default_factory()
+            object.__setattr__(task, field.name, default)
         object.__setattr__(task, "func", target)
     for name, value in (
         ("priority", priority),
         ("backend", backend),
         ("queue_name", queue_name),
-        ("run_after", run_after),
+        ("run_after", None),
         ("takes_context", takes_context),
     ):
         object.__setattr__(task, name, value)
-    _task_cache[state] = task
     return task
 
 

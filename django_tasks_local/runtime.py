@@ -191,8 +191,10 @@ class Runtime:
             self._start()
 
     def _start(self) -> Scheduler:
+        retired = None
         with self._lock:
             if self._scheduler is None or self._scheduler.stopped:
+                retired = self._scheduler
                 scheduler = Scheduler()
                 pool = self.pool_class(
                     f"tasks-{self.alias}", self.options, scheduler, self
@@ -200,7 +202,13 @@ class Runtime:
                 pool.start()
                 self.store.start(scheduler, self._push, self._announce_finished)
                 self._scheduler, self._pool = scheduler, pool
-            return self._scheduler
+            current = self._scheduler
+        if retired is not None:
+            # A stopped scheduler runs nothing any more (its pool retired after
+            # a supervisor error, or closed): the store's threads for it end
+            # (outside the lock: they may be waiting for it).
+            self.store.close(retired)
+        return current
 
     # -- reports from the pool (the Reporter interface) --------------------------
 
@@ -287,7 +295,7 @@ class Runtime:
         self._drop(self.store.detach(scheduler))
         scheduler.stop_when_idle()
         pool.stop()
-        self.store.close()
+        self.store.close(scheduler)
         with self._lock:
             if self._scheduler is scheduler:
                 self._scheduler = self._pool = None

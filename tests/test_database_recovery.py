@@ -12,7 +12,7 @@ import pytest
 from django.tasks import TaskResultStatus
 
 from django_tasks_local import WorkerDied, wait
-from django_tasks_local.identity import HOST
+from django_tasks_local.identity import WHERE
 from tests import tasks
 from tests.database_support import Script, durable, durable_config, executions, row
 from tests.support import DEADLINE, wait_for_exit
@@ -94,7 +94,7 @@ def test_a_killed_process_s_tasks_are_recovered_at_once_on_the_same_host(
         assert result.status == TaskResultStatus.FAILED
         [error] = result.errors
         assert error.exception_class is WorkerDied
-        assert f"was running in process {HOST}:{pid}:" in error.traceback
+        assert f"was running in process {WHERE}:{pid}:" in error.traceback
         assert f"its process (pid {pid}) is gone" in error.traceback
         # Sent here, by the process that recovered it: the dead one cannot.
         assert [s.name for s in signals.of(result.id)] == ["finished"]
@@ -115,6 +115,8 @@ def test_a_frozen_process_loses_its_claim_and_cannot_write_after(pipe_gate, tmp_
     config = durable_config("thread", LEASE=1, POLL_INTERVAL=0.2, MAX_WORKERS=2)
     script, held, queued = start_runner(config, gate, record)
     os.kill(script.process.pid, signal.SIGSTOP)
+    # The queued tasks it had claimed (and holds in its memory) when it froze.
+    held_queued = sum(row(i).claimed_by is not None for i in queued)
     try:
         with durable("thread", LEASE=1, POLL_INTERVAL=0.2) as backend:
             backend.runtime.start()
@@ -143,7 +145,7 @@ def test_a_frozen_process_loses_its_claim_and_cannot_write_after(pipe_gate, tmp_
         assert "renewed no lease for 1 seconds (LEASE)" in result.errors[0].traceback
     assert [r.status for r in ran] == [TaskResultStatus.SUCCESSFUL] * 3
     assert sorted(executions(record)) == ["q0", "q1", "q2"]
-    assert "3 queued task(s) it had claimed were recovered" in lapse
+    assert f"{held_queued} queued task(s) it had claimed were recovered" in lapse
     refused = [line for line in script.lines if "no longer holds its claim" in line]
     assert len(refused) == 2, script.lines
 
@@ -158,3 +160,59 @@ def test_a_task_enqueued_here_is_not_taken_by_recovery(tmp_path):
         assert backend.join(DEADLINE)
     assert [r.status for r in results] == [TaskResultStatus.SUCCESSFUL] * 5
     assert sorted(executions(record)) == [f"r{n}" for n in range(5)]
+
+
+#: A process that runs one gated task, then closes its alias while the task
+#: still runs, saying each time its heartbeat renews its leases.
+CLOSING = """
+import sys, threading
+import django
+django.setup()
+from django.tasks import task_backends
+from django.tasks.signals import task_started
+from django.test.utils import override_settings
+from django_tasks_local.stores import leases
+from tests import tasks
+from tests.database_support import durable_config
+
+real_beat = leases.Leases.beat_if_due
+
+def beat_if_due(self):
+    before = self._last_beat
+    real_beat(self)
+    if self._last_beat != before:
+        print("beat", flush=True)
+
+leases.Leases.beat_if_due = beat_if_due
+started = threading.Event()
+task_started.connect(lambda **kwargs: started.set(), weak=False)
+config = durable_config("thread", LEASE=1, POLL_INTERVAL=0.1)
+with override_settings(TASKS={"default": config}):
+    result = tasks.wait_for_gate.enqueue(sys.argv[1], "finished")
+    assert started.wait(60) and task_backends["default"].runtime.store.flush(60)
+    print("running", result.id, flush=True)
+    task_backends["default"].close()  # returns once the task has finished
+    print("closed", flush=True)
+"""
+
+
+def test_a_closing_process_keeps_the_leases_of_its_running_tasks(pipe_gate):
+    """close() (and SIGTERM of a worker, and the drain at exit) waits for the
+    running tasks: their leases are renewed meanwhile, so another process, live
+    and recovering every 0.1 s, never takes them for lost."""
+    gate = pipe_gate()
+    script = Script(CLOSING, gate.path)
+    result_id = script.expect("running", DEADLINE).split()[1]
+    with durable("thread", LEASE=1, POLL_INTERVAL=0.1) as backend:
+        backend.runtime.start()  # a live process of the alias, recovering
+        for _ in range(4):  # renewed past several leases while it closes
+            script.expect("beat", DEADLINE)
+        gate.open()
+        script.expect("closed", DEADLINE)
+        code, stderr = script.finish(DEADLINE)
+        result = wait(backend.get_result(result_id), timeout=DEADLINE)
+
+    assert code == 0, stderr
+    assert result.status == TaskResultStatus.SUCCESSFUL, result.errors
+    assert result.return_value == "finished"
+    assert result.attempts == 1

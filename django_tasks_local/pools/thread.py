@@ -78,7 +78,10 @@ class ThreadPool:
                         job,
                         worker_id,
                         partial(started, job, worker_id=worker_id),
-                        partial(reporter.saved_metadata, job),
+                        # Only a task that takes the context can save metadata.
+                        partial(reporter.saved_metadata, job)
+                        if job.task.takes_context
+                        else None,
                     )
                     finished(job, outcome, worker_id)
                 except BaseException:  # a reporting bug must not kill the worker

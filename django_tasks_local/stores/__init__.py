@@ -12,7 +12,8 @@ a lookup; the scheduler and the pools never read it.
                     ─► finish(job, ...)       ─► snapshot for task_finished,
                                                  then wake the waiters
     get_result()    ─► get(id)         wait() ─► wait(id, timeout)
-    pool started    ─► start(scheduler, push)    close() ─► detach, then close
+    pool started    ─► start(scheduler, push, announce)
+    close()         ─► detach(scheduler), pool stops, close(scheduler)
 
 Two stores: ``memory`` (this process's results; the scheduler is the queue) and
 ``database`` (a table shared by every process of the site; the table is the
@@ -58,8 +59,9 @@ class Store(Protocol):
         holds that the store keeps elsewhere. Return the jobs that will never run
         (the runtime fails them with ``TaskDropped``)."""
 
-    def close(self) -> None:
-        """The pool has stopped: finish writing, stop any thread of the store."""
+    def close(self, scheduler: Scheduler) -> None:
+        """The pool of ``scheduler`` has stopped: finish writing, and stop the
+        store's threads for that pool (idempotent)."""
 
     def join(self, scheduler: Scheduler | None, timeout: float | None) -> bool:
         """Block until nothing of the alias waits or runs here (``join()``)."""

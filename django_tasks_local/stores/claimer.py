@@ -33,6 +33,7 @@ from collections.abc import Callable
 from django.db import DatabaseError, connections
 
 from ..jobs import Job
+from ..scheduler import Scheduler
 
 logger = logging.getLogger("django_tasks_local")
 
@@ -57,7 +58,7 @@ class Claimer:
         name: str,
         claim: Callable[[int], tuple[list[Job], float | None]],
         push: Callable[[Job], None],
-        load: Callable[[], int],
+        scheduler: Scheduler,
         max_workers: int,
         poll_interval: float,
         database: str,
@@ -72,7 +73,8 @@ class Claimer:
         self._on_exit = on_exit
         self._claim = claim
         self._push = push
-        self._load = load
+        #: The scheduler this claimer feeds: it claims only while that one runs.
+        self._scheduler = scheduler
         #: Jobs this process holds (running and queued) when it is full.
         self.target = max_workers * (1 + QUEUED_PER_WORKER)
         #: Claim once this much room has opened, or when the process is idle.
@@ -83,6 +85,11 @@ class Claimer:
         self._event = threading.Event()
         self._woken = False
         self._stopping = False
+        #: Cleared when the alias closes: the thread goes on tending (the
+        #: heartbeat keeps the leases of the tasks still running alive) but
+        #: claims nothing more. Held for a whole round of claims.
+        self._claiming = True
+        self._claims = threading.Lock()
         self._next_due: float | None = None
         self._thread: threading.Thread | None = None
 
@@ -104,7 +111,14 @@ class Claimer:
             self._next_due = due
             self.wake()
 
+    def stop_claiming(self) -> None:
+        """Claim nothing more (the alias is closing); return once a round of
+        claims under way has ended, so every job it claimed has been pushed."""
+        with self._claims:
+            self._claiming = False
+
     def stop(self) -> None:
+        """End the thread (the pool has stopped: no task of it runs any more)."""
         self._stopping = True
         self._event.set()
         thread = self._thread
@@ -124,20 +138,27 @@ class Claimer:
     def _loop(self) -> None:
         failures = 0
         while not self._stopping:
-            self._woken = False
+            # Clear, then reset the flag: a wake() in between sets both again.
             self._event.clear()
+            self._woken = False
             try:
                 self._tend()
                 next_due = self._claim_while_room()
                 failures = 0
-            except DatabaseError as error:
+            except Exception as error:  # the thread must go on: logged below
                 failures += 1
+                if isinstance(error, DatabaseError):
+                    # The connection may be gone (a server restart): the next
+                    # round opens a new one.
+                    connections[self.database].close_if_unusable_or_obsolete()
                 if failures == 1 or failures % 20 == 0:
                     logger.warning(
-                        "%s: claiming tasks failed (%s: %s); retrying.",
+                        "%s: claiming tasks or renewing leases failed (%s: %s); "
+                        "retrying.",
                         self.name,
                         type(error).__name__,
                         error,
+                        exc_info=not isinstance(error, DatabaseError),
                     )
                 next_due = None
             self._event.wait(self._timeout(next_due))
@@ -146,15 +167,18 @@ class Claimer:
         """Claim while there is room for a batch; return when the next deferred
         task in the database falls due (None if none is known)."""
         next_due = None
-        while not self._stopping:
-            room = self.target - self._load()
-            if room < self.batch:
-                break
-            jobs, next_due = self._claim(room)
-            for job in jobs:
-                self._push(job)
-            if len(jobs) < room:
-                break  # nothing more is due
+        with self._claims:
+            while self._claiming and not self._stopping:
+                if self._scheduler.stopped:  # retired: nothing to feed
+                    break
+                room = self.target - self._scheduler.load()
+                if room < self.batch:
+                    break
+                jobs, next_due = self._claim(room)
+                for job in jobs:
+                    self._push(job)
+                if len(jobs) < room:
+                    break  # nothing more is due
         return next_due
 
     def _timeout(self, next_due_in_database: float | None) -> float:

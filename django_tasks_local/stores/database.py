@@ -133,12 +133,18 @@ class DatabaseStore:
         #: Results this process holds, by id.
         self._local: dict[str, Entry] = {}
         self._dialect: Dialect | None = None
+        #: The threads of each pool of the alias that is started (one, but for
+        #: the moments when a pool closes while the next one starts).
+        self._sessions: dict[Scheduler, tuple[Writer, Claimer]] = {}
+        #: Those of the latest pool: where this process's writes and wake-ups go.
         self._scheduler: Scheduler | None = None
         self._claimer: Claimer | None = None
         self._writer: Writer | None = None
         self._announce: Callable[[TaskResult], None] = _ignore
         #: An enqueue in autocommit claims its task as it writes it while this
-        #: process holds fewer jobs than this (as many as the claimer keeps).
+        #: process holds fewer jobs than this: while a worker is free, so the
+        #: task starts at once; otherwise the claimer takes the best rows of
+        #: the table, in priority order, when room opens.
         self._claim_room = 0
 
     @property
@@ -158,12 +164,11 @@ class DatabaseStore:
     ) -> None:
         """The alias's pool started with ``scheduler``: feed it from the table,
         keep this process's claims alive, recover those of dead processes."""
-        self._scheduler = scheduler
         self._announce = announce
-        self._writer = Writer(
+        writer = Writer(
             self.name, self.database, self.dialect, self.alias, self.max_results
         )
-        self._writer.start()
+        writer.start()
         leases = Leases(
             self.database,
             self.alias,
@@ -178,11 +183,11 @@ class DatabaseStore:
             leases.beat_if_due()
             leases.recover()
 
-        self._claimer = Claimer(
+        claimer = Claimer(
             self.name,
             self._claim,
             push,
-            scheduler.load,
+            scheduler,
             self.max_workers,
             self.poll_interval,
             self.database,
@@ -191,28 +196,40 @@ class DatabaseStore:
             leases.unregister,
         )
         scheduler.refill_below = self.max_workers
-        scheduler.refill = self._claimer.wake
-        self._claim_room = self._claimer.target
-        self._claimer.start()
+        scheduler.refill = claimer.wake
+        self._claim_room = self.max_workers
+        self._sessions[scheduler] = (writer, claimer)
+        self._scheduler, self._writer, self._claimer = scheduler, writer, claimer
+        claimer.start()
 
     def detach(self, scheduler: Scheduler) -> list[Job]:
         """The alias is closing: stop claiming, and give back to the table every
-        job claimed here and not started. Nothing is dropped."""
-        claimer, self._claimer = self._claimer, None
-        if claimer is not None:
-            claimer.stop()
+        job claimed here and not started. Nothing is dropped. The heartbeat
+        goes on (the claimer's thread keeps tending) until ``close()``: the
+        tasks still running keep their leases while they finish."""
+        session = self._sessions.get(scheduler)
+        if session is not None:
+            session[1].stop_claiming()
+        if self._claimer is not None and self._scheduler is scheduler:
+            self._claimer = None  # no more wake-ups from enqueues
         scheduler.refill = _nothing
         scheduler.refill_below = 0
         for job in scheduler.withdraw():
             self._release(job)
         return []
 
-    def close(self) -> None:
-        """Every status change of this process is committed; the writer ends."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.stop()
-        self._scheduler = None
+    def close(self, scheduler: Scheduler) -> None:
+        """The pool of ``scheduler`` has stopped: no task of it runs any more.
+        Its heartbeat and its process row end, and every status change of it is
+        committed before its writer ends. Closing twice does nothing."""
+        session = self._sessions.pop(scheduler, None)
+        if self._scheduler is scheduler:
+            self._scheduler = self._writer = self._claimer = None
+        if session is None:
+            return
+        writer, claimer = session
+        claimer.stop()
+        writer.stop()
 
     def _after_lapse(self, leases: Leases, silent: float) -> None:
         """This process was silent past its lease: the jobs it queued may have
@@ -445,33 +462,30 @@ class DatabaseStore:
         ) = row
         try:
             task = self._task_of_row(task_path, priority, queue_name, run_after)
-        except Exception as error:  # noqa: BLE001 - the task, not the claimer, fails
-            self._fail_unimportable(result_id, task_path, token, error)
+            earlier_ids = tuple(dialect.from_json(worker_ids) or ())
+            earlier_errors = tuple(
+                (error["exception_class_path"], error["traceback"])
+                for error in dialect.from_json(errors) or ()
+            )
+            job = Job(
+                result_id,
+                task,
+                dialect.from_json(args),
+                dialect.from_json(kwargs),
+                self.alias,
+                dialect.timestamp(enqueued_at) or time.time(),
+                attempts + 1,
+                self.max_attempts_of(task),
+                earlier_ids,
+                earlier_errors,
+                dialect.from_json(metadata) or None,
+            )
+            first_started_at = dialect.timestamp(started_at)
+        except Exception as error:  # noqa: BLE001 - that task, not the claimer, fails
+            self._fail_unloadable(result_id, task_path, token, error)
             return None
-        earlier_ids = tuple(dialect.from_json(worker_ids) or ())
-        earlier_errors = tuple(
-            (error["exception_class_path"], error["traceback"])
-            for error in dialect.from_json(errors) or ()
-        )
-        job = Job(
-            result_id,
-            task,
-            dialect.from_json(args),
-            dialect.from_json(kwargs),
-            self.alias,
-            dialect.timestamp(enqueued_at) or time.time(),
-            attempts + 1,
-            self.max_attempts_of(task),
-            earlier_ids,
-            earlier_errors,
-            dialect.from_json(metadata) or None,
-        )
         entry = job.entry = Entry(
-            job,
-            token,
-            list(earlier_ids),
-            list(earlier_errors),
-            dialect.timestamp(started_at),
+            job, token, list(earlier_ids), list(earlier_errors), first_started_at
         )
         self._local[result_id] = entry
         return job
@@ -527,7 +541,7 @@ class DatabaseStore:
         """The task's ``max_attempts``, else the alias's ``MAX_ATTEMPTS``."""
         return getattr(task, "max_attempts", None) or self.max_attempts
 
-    def _fail_unimportable(
+    def _fail_unloadable(
         self, result_id: str, task_path: str, token: str, error: Exception
     ) -> None:
         from ..execution import failure
@@ -535,7 +549,7 @@ class DatabaseStore:
         now = time.time()
         outcome = failure(
             ImportError(
-                f"Task {task_path} (id {result_id}) cannot be imported in this "
+                f"Task {task_path} (id {result_id}) cannot be loaded in this "
                 f"process ({type(error).__name__}: {error})."
             ),
             now,
@@ -706,13 +720,7 @@ class DatabaseStore:
             job.id,
             entry.token,
         )
-        writer = self._writer
-        if writer is None:
-            with connections[self.database].cursor() as cursor:
-                cursor.execute(dialect.retry, params)
-            committed(cursor.rowcount > 0)
-        else:
-            writer.put(job.id, dialect.retry, params, committed)
+        self._put(job.id, dialect.retry, params, committed)
         claimer = self._claimer
         if claimer is not None:
             claimer.note_due(due)
@@ -762,13 +770,35 @@ class DatabaseStore:
             result_id,
             token,
         )
+        self._put(result_id, dialect.finish, params, committed)
+
+    def _put(
+        self,
+        result_id: str,
+        sql: str,
+        params: tuple,
+        committed: Callable[[bool], None],
+    ) -> None:
+        """A write through the writer; with no writer (the last reports of a
+        pool that is gone), at once here, and a failure is logged, not raised:
+        the caller still wakes its waiters."""
         writer = self._writer
-        if writer is None:  # the pool is gone (a retired pool's last reports)
-            with connections[self.database].cursor() as cursor:
-                cursor.execute(dialect.finish, params)
-            committed(cursor.rowcount > 0)
+        if writer is not None:
+            writer.put(result_id, sql, params, committed)
             return
-        writer.put(result_id, dialect.finish, params, committed)
+        try:
+            with connections[self.database].cursor() as cursor:
+                cursor.execute(sql, params)
+            applied = cursor.rowcount > 0
+        except DatabaseError:
+            logger.exception(
+                "Alias %r: the state of task %s could not be written.",
+                self.alias,
+                result_id,
+            )
+            self._local.pop(result_id, None)
+            return
+        committed(applied)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -824,10 +854,12 @@ class DatabaseStore:
                 return None
             if entry.status in (READY, RUNNING):
                 event = Waiter()
-                if entry.waiters is None:
+                # Read once: finish() may take the list (setting None) meanwhile.
+                waiters = entry.waiters
+                if waiters is None:
                     entry.waiters = [event]
                 else:
-                    entry.waiters.append(event)
+                    waiters.append(event)
                 # finish() takes no lock: look again now that the event is hung.
                 if entry.status not in (READY, RUNNING):
                     event = None

@@ -143,7 +143,7 @@ class MemoryStore:
         in this process's memory only."""
         return scheduler.drain()
 
-    def close(self) -> None:
+    def close(self, scheduler: Scheduler) -> None:
         """Nothing to write anywhere."""
 
     def join(self, scheduler: Scheduler | None, timeout: float | None) -> bool:
@@ -331,10 +331,12 @@ class MemoryStore:
             event = None
             if record.status in (READY, RUNNING):
                 event = Waiter()
-                if record.waiters is None:
+                # Read once: finish() may take the list (setting None) meanwhile.
+                waiters = record.waiters
+                if waiters is None:
                     record.waiters = [event]
                 else:
-                    record.waiters.append(event)
+                    waiters.append(event)
                 # finish() takes no lock: read the status again now that the
                 # event is registered. Still not finished: finish() will find
                 # the event. Finished: do not wait (it may or may not be set).

@@ -94,7 +94,7 @@ class Dialect:
         )
         self.save_metadata = (
             f"UPDATE {TABLE} SET metadata = {json_in} "
-            "WHERE result_id = %s AND alias = %s"
+            "WHERE result_id = %s AND alias = %s AND status IN ('READY', 'RUNNING')"
         )
         self.finish = (
             f"UPDATE {TABLE} SET status = %s, "

@@ -20,9 +20,12 @@ of its attempt; a write that matches no row means the process lost its claim
 (another process recovered the task), and is reported in the log, not applied.
 
 A batch that fails (the database is locked past its busy timeout, or away for a
-moment) is retried with growing pauses; nothing put is dropped while the writer
-runs. ``flush()`` waits until everything put before it is committed: ``close()``
-and interpreter exit use it, so no status change is lost on a clean stop.
+moment: the connection is then opened again) is retried with growing pauses;
+nothing put is dropped while the writer runs, unless the batch fails for
+another reason than the database, five times (a bug: logged, with each result
+left as its row says). ``flush()`` waits until everything put before it is
+committed: ``close()`` and interpreter exit use it, so no status change is lost
+on a clean stop.
 """
 
 from __future__ import annotations
@@ -176,8 +179,13 @@ class Writer:
         while True:
             try:
                 return self._commit(batch)
-            except DatabaseError as error:
+            except Exception as error:  # the thread must go on: logged below
                 failures += 1
+                database_error = isinstance(error, DatabaseError)
+                if database_error:
+                    # The connection may be gone (a server restart): the next
+                    # try opens a new one.
+                    connections[self.database].close_if_unusable_or_obsolete()
                 if failures == 1 or failures % 20 == 0:
                     logger.warning(
                         "%s: writing %d status change(s) of alias %r failed "
@@ -187,12 +195,14 @@ class Writer:
                         self.alias,
                         type(error).__name__,
                         error,
+                        exc_info=not database_error,
                     )
                 with self._lock:
                     stopping = self._stopping
-                if stopping and failures >= 5:
+                # Not a database error: a bug, which a retry will meet again.
+                if (stopping or not database_error) and failures >= 5:
                     logger.error(
-                        "%s: giving up on %d status change(s) of alias %r at stop.",
+                        "%s: giving up on %d status change(s) of alias %r.",
                         self.name,
                         len(batch),
                         self.alias,

@@ -453,6 +453,8 @@ class ProcessPool:
 
     def _read(self, worker: WorkerHandle) -> bool:
         """Read and handle what the child sent. False at end of file."""
+        if worker.untrusted:  # being ended: its sentinel tells the rest
+            return True
         inbox = worker.inbox
         open_ = True
         try:
@@ -526,7 +528,10 @@ class ProcessPool:
         )
         worker.end_error.__cause__ = report_error
         logger.error("Pool %s: %s", self.name, worker.end_error)
+        worker.untrusted = True
         worker.inbox.clear()
+        with contextlib.suppress(KeyError, ValueError):  # no more to read from it
+            self._selector.unregister(worker.fd)
         with contextlib.suppress(OSError):
             worker.process.kill()
 

@@ -78,6 +78,7 @@ class WorkerHandle:
         "started_at",
         "state",
         "time_limit",
+        "untrusted",
         "worker_id",
     )
 
@@ -107,6 +108,8 @@ class WorkerHandle:
         #: Why the supervisor ended it, as the error its running job fails with
         #: (``TimeoutError``, an unreadable report); None if it was not ended.
         self.end_error: BaseException | None = None
+        #: A report of it could not be used: nothing more it sends is read.
+        self.untrusted = False
         self.inbox = bytearray()
         self.outbox = bytearray()
 
