@@ -134,6 +134,16 @@ def _store_options(alias: str, raw: Mapping[str, Any]) -> dict[str, Any]:
             raise _fail(
                 alias, "DATABASE", database, f"a key of settings.DATABASES ({known})"
             )
+        from django.db import connections
+
+        vendor = connections[database].vendor  # the engine's, without connecting
+        if vendor not in ("sqlite", "postgresql"):
+            raise _fail(
+                alias,
+                "DATABASE",
+                database,
+                f"a SQLite or PostgreSQL database (it is {vendor})",
+            )
     poll_interval = raw.get("POLL_INTERVAL", DEFAULT_POLL_INTERVAL)
     if not _positive_seconds(poll_interval):
         raise _fail(

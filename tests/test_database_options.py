@@ -277,3 +277,47 @@ def test_an_enqueue_before_migrate_says_to_run_it(tmp_path, deadline):
 def test_an_enqueue_after_migrate_runs(tmp_path, deadline):
     report = run_script(tmp_path, deadline, migrate=[], action="enqueue")
     assert report == {"jobs": "SUCCESSFUL", "cpu": "SUCCESSFUL"}
+
+
+def test_a_database_that_is_neither_sqlite_nor_postgresql_is_refused(deadline):
+    """Named with its vendor, when the backend is created (Django's dummy
+    engine stands for MySQL or Oracle here: no driver to install)."""
+    script = textwrap.dedent(
+        """
+        import django
+        from django.conf import settings
+
+        settings.configure(
+            DATABASES={
+                "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+                "other": {"ENGINE": "django.db.backends.dummy"},
+            },
+            TASKS={
+                "orders": {
+                    "BACKEND": "django_tasks_local.ThreadPoolBackend",
+                    "OPTIONS": {"STORE": "database", "DATABASE": "other"},
+                }
+            },
+        )
+        django.setup()
+        from django.tasks import task_backends
+        from django.tasks.exceptions import InvalidTaskBackend
+
+        try:
+            task_backends["orders"]
+        except InvalidTaskBackend as error:
+            print(error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=deadline,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "TASKS['orders']['OPTIONS']['DATABASE'] must be a SQLite or PostgreSQL "
+        "database (it is unknown); got 'other'." in done.stdout
+    ), done.stdout + done.stderr

@@ -57,7 +57,7 @@ from ..retries import retry_delay
 from ..scheduler import Scheduler
 from .claimer import Claimer
 from .leases import Leases
-from .memory import Waiter
+from .memory import Waiter, hang_waiter, unhang_waiter
 from .sql import TABLE, Dialect, thread_connection, writing
 from .writer import Writer
 
@@ -849,26 +849,14 @@ class DatabaseStore:
         """Wait on this process's entry: its final snapshot, or None once the
         entry is superseded (a retry, or given back): then wait on the row."""
         with self._lock:
-            event = None
             if entry.superseded:
                 return None
-            if entry.status in (READY, RUNNING):
-                event = Waiter()
-                # Read once: finish() may take the list (setting None) meanwhile.
-                waiters = entry.waiters
-                if waiters is None:
-                    entry.waiters = [event]
-                else:
-                    waiters.append(event)
-                # finish() takes no lock: look again now that the event is hung.
-                if entry.status not in (READY, RUNNING):
-                    event = None
+            event = hang_waiter(entry)
         if event is not None:
             remaining = None if deadline is None else deadline - time.monotonic()
             if not event.wait(remaining):
                 with self._lock:
-                    if entry.waiters and event in entry.waiters:
-                        entry.waiters.remove(event)
+                    unhang_waiter(entry, event)
                 raise self._timed_out(result_id, timeout)
         if entry.superseded:
             return None

@@ -118,6 +118,35 @@ class Waiter:
         return self._lock.acquire(True, -1 if timeout is None else max(timeout, 0))
 
 
+def hang_waiter(holder: Any) -> Waiter | None:
+    """A ``Waiter`` hung on ``holder`` (a record with ``status`` and ``waiters``)
+    if its result is not final, else None. Under the store's lock.
+
+    ``finish()`` takes no lock: it writes the final status, then takes the list
+    of waiters (leaving None). So the list is read once, and the status read
+    again once the event is hung: still not final, and ``finish()`` will find
+    the event; final, and the caller must not wait (it may or may not be set).
+    """
+    if holder.status not in (READY, RUNNING):
+        return None
+    event = Waiter()
+    waiters = holder.waiters
+    if waiters is None:
+        holder.waiters = [event]
+    else:
+        waiters.append(event)
+    if holder.status not in (READY, RUNNING):
+        return None
+    return event
+
+
+def unhang_waiter(holder: Any, event: Waiter) -> None:
+    """Take back a waiter that gave up (its timeout passed). Under the lock."""
+    waiters = holder.waiters
+    if waiters and event in waiters:
+        waiters.remove(event)
+
+
 class MemoryStore:
     """Records of one alias in this process, safe to use from any thread."""
 
@@ -328,24 +357,10 @@ class MemoryStore:
             record = self._active.get(result_id) or self._finished.get(result_id)
             if record is None:
                 raise TaskResultDoesNotExist(result_id)
-            event = None
-            if record.status in (READY, RUNNING):
-                event = Waiter()
-                # Read once: finish() may take the list (setting None) meanwhile.
-                waiters = record.waiters
-                if waiters is None:
-                    record.waiters = [event]
-                else:
-                    waiters.append(event)
-                # finish() takes no lock: read the status again now that the
-                # event is registered. Still not finished: finish() will find
-                # the event. Finished: do not wait (it may or may not be set).
-                if record.status not in (READY, RUNNING):
-                    event = None
+            event = hang_waiter(record)
         if event is not None and not event.wait(timeout):
             with self._lock:
-                if record.waiters and event in record.waiters:
-                    record.waiters.remove(event)
+                unhang_waiter(record, event)
             raise TimeoutError(
                 f"Task result {result_id} of alias {self.alias!r} did not finish "
                 f"within {timeout} seconds."

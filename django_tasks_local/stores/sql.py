@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..results import _timezone
@@ -60,7 +61,7 @@ class Dialect:
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.vendor = connection.vendor
         if self.vendor not in ("sqlite", "postgresql"):
-            raise NotImplementedError(
+            raise ImproperlyConfigured(
                 f"The database store supports SQLite and PostgreSQL; database "
                 f"{connection.alias!r} is {self.vendor}."
             )
