@@ -13,12 +13,14 @@ from django.db import models
 from django.db.models import Q
 from django.tasks.base import TaskResultStatus
 
+from .fields import SequenceField
+
 
 class TaskRecord(models.Model):
     """One task result of an alias whose ``STORE`` is ``"database"``."""
 
     #: Enqueue order: equal priorities run in this order.
-    seq = models.BigAutoField(primary_key=True)
+    seq = SequenceField(primary_key=True)
     #: The ``TaskResult.id`` (a UUID string).
     result_id = models.CharField(max_length=36, unique=True)
     #: The ``TASKS`` alias the task was enqueued on.

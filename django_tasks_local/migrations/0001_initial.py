@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+import django_tasks_local.fields
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -12,7 +14,12 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="TaskRecord",
             fields=[
-                ("seq", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "seq",
+                    django_tasks_local.fields.SequenceField(
+                        primary_key=True, serialize=False
+                    ),
+                ),
                 ("result_id", models.CharField(max_length=36, unique=True)),
                 ("alias", models.CharField(max_length=100)),
                 ("task_path", models.CharField(max_length=255)),
