@@ -67,9 +67,10 @@ class Scheduler:
         #: Called (outside the lock) after a push, for pools whose dispatcher does
         #: not block in ``take()`` (the process supervisor waits on pipes instead).
         self.waker: Callable[[], None] | None = None
-        #: Called when a take leaves fewer than ``refill_below`` jobs ready, for a
-        #: store that feeds this scheduler from elsewhere (the database store
-        #: claims more). It may run under the lock: it must only set a flag.
+        #: Called when a take leaves fewer than ``refill_below`` jobs ready, or
+        #: jobs finish with none ready, for a store that feeds this scheduler
+        #: from elsewhere (the database store claims more). It may run under the
+        #: lock: it must only set a flag.
         self.refill: Callable[[], None] = _nothing
         self.refill_below = 0
 
@@ -331,8 +332,14 @@ class Scheduler:
 
     def _finished_locked(self, count: int) -> None:
         self._in_flight -= count
-        if not self._in_flight and not self._ready:
-            self._idle.notify_all()
+        if not self._ready:
+            if not self._in_flight:
+                self._idle.notify_all()
+            if self.refill_below:
+                # A pool that takes ahead (the process pool's batches) emptied
+                # the queue at its takes, when there was no room to claim: the
+                # room opens as its jobs finish.
+                self.refill()
 
     def _wait_idle_locked(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout

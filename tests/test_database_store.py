@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from django_tasks_local import TaskDropped, wait
 from django_tasks_local.models import TaskRecord
+from django_tasks_local.stores import claimer
 from django_tasks_local.stores.database import DatabaseStore
 from tests import tasks
 from tests.database_support import durable, executions, row
@@ -171,6 +172,70 @@ def test_claims_follow_priority_then_enqueue_order(kind, max_workers, tmp_path):
             wait(result, timeout=DEADLINE)
 
     assert executions(ran) == ["top", "high", "first", "second", "low"]
+
+
+@pytest.mark.parametrize("max_workers", [1, 2])
+def test_a_deep_queue_runs_without_waiting_for_a_poll(kind, max_workers):
+    """More tasks than a process claims at once, and no poll for an hour: each
+    claim is made as room opens here (for the process pool, whose supervisor
+    takes jobs ahead of its workers, as they finish)."""
+    count = 60
+    with durable(kind, MAX_WORKERS=max_workers, POLL_INTERVAL=3600, LEASE=3600):
+        with transaction.atomic():
+            results = [tasks.add.enqueue(n, n) for n in range(count)]
+        for result in results:
+            wait(result, timeout=DEADLINE)
+
+    assert [r.return_value for r in results] == [2 * n for n in range(count)]
+
+
+def test_one_task_at_a_time_costs_no_claim_after_the_queue_is_empty(kind, monkeypatch):
+    """Enqueued in autocommit with a worker free, each task is claimed as its
+    row is written. Once a look has found the queue empty, a worker taking
+    such a task does not send the claimer to look again at once (a write
+    transaction per task, contending with the next enqueue): within the pause
+    (an hour here), not at all."""
+    monkeypatch.setattr(claimer, "REFILL_PAUSE_SECONDS", 3600)
+    looks: list[int] = []
+    real_claim = DatabaseStore._claim
+
+    def counted_claim(store, limit):
+        jobs, next_due = real_claim(store, limit)
+        looks.append(len(jobs))
+        return jobs, next_due
+
+    monkeypatch.setattr(DatabaseStore, "_claim", counted_claim)
+    with durable(kind, POLL_INTERVAL=3600, LEASE=3600) as backend:
+        results = [wait(tasks.add.enqueue(n, 1), timeout=DEADLINE) for n in range(20)]
+        assert backend.join(DEADLINE)
+
+    assert [r.return_value for r in results] == [n + 1 for n in range(20)]
+    # The look at the pool's start, and one more if a take came before it ended.
+    assert 1 <= len(looks) <= 2
+    assert sum(looks) == 0  # every task was claimed as it was written
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's table")
+def test_on_sqlite_the_table_keeps_no_sequence_of_its_own():
+    """No ``AUTOINCREMENT``: an enqueue's commit does not rewrite
+    ``sqlite_sequence`` too. A new row still sorts after every row present."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s",
+            [TaskRecord._meta.db_table],
+        )
+        [schema] = cursor.fetchone()
+    assert "AUTOINCREMENT" not in schema.upper()
+    with durable("thread", MAX_WORKERS=1):
+        first, newest = (
+            tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(n, n)
+            for n in range(2)
+        )
+        TaskRecord.objects.filter(result_id=newest.id).delete()
+        later = tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(
+            2, 2
+        )
+        assert row(later.id).seq > row(first.id).seq
 
 
 def test_max_results_keeps_the_most_recently_finished_rows(kind):

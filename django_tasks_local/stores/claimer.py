@@ -6,8 +6,10 @@ of processes that died).
 ::
 
     wake-ups: the scheduler runs low (a worker took one of the last jobs queued
-              here), a task enqueued in a transaction was committed, a deferred
-              task falls due, or POLL_INTERVAL passed
+              here, or jobs finished with none queued; after a look that
+              emptied the queue, at most every
+              REFILL_PAUSE_SECONDS), a task enqueued in a transaction was
+              committed, a deferred task falls due, or POLL_INTERVAL passed
         │
         ▼
     room = TARGET - (jobs running here + jobs queued here)
@@ -48,6 +50,14 @@ logger = logging.getLogger("django_tasks_local")
 QUEUED_PER_WORKER = 4
 #: The smallest claim worth a write transaction while workers are busy.
 MIN_BATCH = 8
+#: After a look that emptied the queue, the scheduler running low wakes the
+#: claimer at most this often. A site that enqueues one task at a time claims
+#: each one as it is written, and each take would otherwise cost a claim that
+#: finds nothing: a write transaction per task, contending with the next
+#: enqueue for the write lock and the GIL (about 50 µs of its 240). A task that
+#: another process left in the table waits at most this long for a busy
+#: process here (an idle one looks every POLL_INTERVAL, as before).
+REFILL_PAUSE_SECONDS = 0.05
 
 
 class Claimer:
@@ -77,8 +87,10 @@ class Claimer:
         self._scheduler = scheduler
         #: Jobs this process holds (running and queued) when it is full.
         self.target = max_workers * (1 + QUEUED_PER_WORKER)
-        #: Claim once this much room has opened, or when the process is idle.
-        self.batch = min(self.target, max(MIN_BATCH, max_workers))
+        #: Claim once this much room has opened. It fits in the room left while
+        #: every worker is busy and nothing is queued here, or one worker would
+        #: run dry until the next poll.
+        self.batch = min(max_workers * QUEUED_PER_WORKER, max(MIN_BATCH, max_workers))
         #: Seconds between looks: POLL_INTERVAL, or less when the lease asks
         #: for heartbeats more often.
         self.poll_interval = min(poll_interval, tend_interval)
@@ -91,6 +103,11 @@ class Claimer:
         self._claiming = True
         self._claims = threading.Lock()
         self._next_due: float | None = None
+        #: When (monotonic) the last claim found fewer due tasks than it had
+        #: room for; None once one filled its room.
+        self._emptied_at: float | None = None
+        #: A refill asked for during the pause after such a look.
+        self._refill_pending = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -104,6 +121,17 @@ class Claimer:
         if not self._woken:
             self._woken = True
             self._event.set()
+
+    def refill(self) -> None:
+        """The scheduler runs low: look at the queue now, or, within
+        ``REFILL_PAUSE_SECONDS`` of a look that emptied it, once that pause is
+        over. Called under the scheduler's lock: it only sets flags."""
+        emptied_at = self._emptied_at
+        if emptied_at is None or time.monotonic() - emptied_at >= REFILL_PAUSE_SECONDS:
+            self.wake()
+        elif not self._refill_pending:
+            self._refill_pending = True
+            self._event.set()  # the loop sleeps to the end of the pause instead
 
     def note_due(self, due: float) -> None:
         """A task that may run here falls due at ``due`` (epoch seconds)."""
@@ -138,9 +166,10 @@ class Claimer:
     def _loop(self) -> None:
         failures = 0
         while not self._stopping:
-            # Clear, then reset the flag: a wake() in between sets both again.
+            # Clear, then reset the flags: a wake() in between sets both again.
             self._event.clear()
             self._woken = False
+            self._refill_pending = False  # this look is the refill asked for
             try:
                 self._tend()
                 next_due = self._claim_while_room()
@@ -162,6 +191,22 @@ class Claimer:
                     )
                 next_due = None
             self._event.wait(self._timeout(next_due))
+            self._sleep_out_refill_pause()
+
+    def _sleep_out_refill_pause(self) -> None:
+        """Woken only by a refill asked for during the pause after a look that
+        emptied the queue: wait for the pause to end (or a wake-up) first."""
+        while self._refill_pending and not self._woken and not self._stopping:
+            emptied_at = self._emptied_at
+            if emptied_at is None:
+                return
+            left = emptied_at + REFILL_PAUSE_SECONDS - time.monotonic()
+            if left <= 0:
+                return
+            self._event.clear()
+            if self._woken or self._stopping:  # set before the clear: not lost
+                return
+            self._event.wait(left)
 
     def _claim_while_room(self) -> float | None:
         """Claim while there is room for a batch; return when the next deferred
@@ -175,10 +220,12 @@ class Claimer:
                 if room < self.batch:
                     break
                 jobs, next_due = self._claim(room)
+                emptied = len(jobs) < room  # nothing more is due
+                self._emptied_at = time.monotonic() if emptied else None
                 for job in jobs:
                     self._push(job)
-                if len(jobs) < room:
-                    break  # nothing more is due
+                if emptied:
+                    break
         return next_due
 
     def _timeout(self, next_due_in_database: float | None) -> float:

@@ -196,7 +196,7 @@ class DatabaseStore:
             leases.unregister,
         )
         scheduler.refill_below = self.max_workers
-        scheduler.refill = claimer.wake
+        scheduler.refill = claimer.refill
         self._claim_room = self.max_workers
         self._sessions[scheduler] = (writer, claimer)
         self._scheduler, self._writer, self._claimer = scheduler, writer, claimer
