@@ -215,17 +215,28 @@ def test_one_task_at_a_time_costs_no_claim_after_the_queue_is_empty(kind, monkey
     assert sum(looks) == 0  # every task was claimed as it was written
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's table")
-def test_on_sqlite_the_table_keeps_no_sequence_of_its_own():
-    """No ``AUTOINCREMENT``: an enqueue's commit does not rewrite
-    ``sqlite_sequence`` too. A new row still sorts after every row present."""
+def test_the_enqueue_order_column_is_the_vendors_cheapest_sequence():
+    """On SQLite, no ``AUTOINCREMENT``: an enqueue's commit does not rewrite
+    ``sqlite_sequence`` too. On PostgreSQL, Django's identity column, as for
+    any ``BigAutoField``. Either way a new row sorts after every row present,
+    even once the newest has been deleted."""
+    table = TaskRecord._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s",
-            [TaskRecord._meta.db_table],
-        )
-        [schema] = cursor.fetchone()
-    assert "AUTOINCREMENT" not in schema.upper()
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s",
+                [table],
+            )
+            [schema] = cursor.fetchone()
+            assert "AUTOINCREMENT" not in schema.upper()
+            assert '"seq" integer NOT NULL PRIMARY KEY' in schema
+        else:
+            cursor.execute(
+                "SELECT is_identity FROM information_schema.columns "
+                "WHERE table_name = %s AND column_name = 'seq'",
+                [table],
+            )
+            assert cursor.fetchone() == ("YES",)
     with durable("thread", MAX_WORKERS=1):
         first, newest = (
             tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(n, n)
