@@ -17,12 +17,12 @@ in a table of the site's own database, shared by every process of the site.
     get_result() / wait() ─► this process's entry if it holds the result,
                               else the row
 
-This process keeps an ``Entry`` for each result it holds: claimed, running, or
-finished and not yet committed. Reads in this process see those first, so its
-statuses are exact (RUNNING the moment a worker starts, as in the memory store)
-while the writer commits in batches; other processes see the row once the
-writer has committed, a few milliseconds later. The entry is dropped when its
-final state is in the row.
+This process keeps an ``Entry`` (``entries.py``) for each result it holds:
+claimed, running, or finished and not yet committed. Reads in this process see
+those first, so its statuses are exact (RUNNING the moment a worker starts, as
+in the memory store) while the writer commits in batches; other processes see
+the row once the writer has committed, a few milliseconds later. The entry is
+dropped when its final state is in the row.
 
 Waiting: ``wait()`` on a result this process holds blocks on an event, as in the
 memory store. On a result held elsewhere it reads the row's status, first after
@@ -56,6 +56,7 @@ from ..results import build_result, to_datetime
 from ..retries import retry_delay
 from ..scheduler import Scheduler
 from .claimer import Claimer
+from .entries import Entry, snapshot_of_entry
 from .leases import Leases
 from .memory import Waiter, hang_waiter, unhang_waiter
 from .sql import TABLE, Dialect, thread_connection, writing
@@ -71,50 +72,6 @@ FAILED = TaskResultStatus.FAILED
 #: Seconds ``wait()`` first waits before reading the row of a result held by
 #: another process again; the interval doubles up to ``POLL_INTERVAL``.
 FIRST_LOOK_SECONDS = 0.01
-
-
-class Entry:
-    """This process's record of a result it holds."""
-
-    __slots__ = (
-        "errors",
-        "finished_at",
-        "first_started_at",
-        "job",
-        "metadata",
-        "return_value",
-        "started_at",
-        "status",
-        "superseded",
-        "token",
-        "waiters",
-        "worker_ids",
-    )
-
-    def __init__(
-        self,
-        job: Job,
-        token: str,
-        worker_ids: list[str] | None = None,
-        errors: list[tuple[str, str]] | None = None,
-        first_started_at: float | None = None,
-    ) -> None:
-        self.job = job
-        self.token = token
-        self.status = READY
-        #: When this attempt started, and when the first attempt did.
-        self.started_at: float | None = None
-        self.first_started_at = first_started_at
-        self.finished_at: float | None = None
-        #: Worker ids and errors of earlier attempts, then of this one.
-        self.worker_ids: list[str] = worker_ids or []
-        self.errors: list[tuple[str, str]] = errors or []
-        self.return_value: Any = None
-        self.waiters: list[Waiter] | None = None
-        #: It will reach no final state here: retried, or given back.
-        self.superseded = False
-        #: The result's metadata, reserved keys included; None for none.
-        self.metadata: dict[str, Any] | None = job.metadata
 
 
 class DatabaseStore:
@@ -580,7 +537,7 @@ class DatabaseStore:
         entry.worker_ids = [*entry.worker_ids, worker_id]
         entry.status = RUNNING
         self._write_running(entry)
-        return self._snapshot(entry)
+        return snapshot_of_entry(self.alias, entry)
 
     def _write_running(self, entry: Entry) -> None:
         """The whole running state of ``entry`` (each write of it sets every
@@ -660,7 +617,7 @@ class DatabaseStore:
             [list(error) for error in entry.errors],
             entry,
         )
-        return self._snapshot(entry), waiters
+        return snapshot_of_entry(self.alias, entry), waiters
 
     def retry(
         self, job: Job, outcome: Outcome, worker_id: str | None, due: float
@@ -724,7 +681,7 @@ class DatabaseStore:
         claimer = self._claimer
         if claimer is not None:
             claimer.note_due(due)
-        return self._snapshot(entry), None
+        return snapshot_of_entry(self.alias, entry), None
 
     def _write_end(
         self,
@@ -805,7 +762,7 @@ class DatabaseStore:
     def get(self, result_id: str) -> TaskResult:
         entry = self._local.get(result_id) if isinstance(result_id, str) else None
         if entry is not None:
-            return self._snapshot(entry)
+            return snapshot_of_entry(self.alias, entry)
         return self._snapshot_of_row(self._read_row(result_id))
 
     def _read_row(self, result_id: Any) -> tuple:
@@ -860,7 +817,7 @@ class DatabaseStore:
                 raise self._timed_out(result_id, timeout)
         if entry.superseded:
             return None
-        return self._snapshot(entry)
+        return snapshot_of_entry(self.alias, entry)
 
     def _supersede(self, entry: Entry) -> None:
         """``entry`` will not reach a final state here (its task is retried, or
@@ -882,30 +839,6 @@ class DatabaseStore:
         return entry is not None and entry.status == RUNNING
 
     # -- snapshots ---------------------------------------------------------------------
-
-    def _snapshot(self, entry: Entry) -> TaskResult:
-        job = entry.job
-        status = entry.status
-        finished = status not in (READY, RUNNING)
-        return build_result(
-            task=job.task,
-            result_id=job.id,
-            status=status,
-            enqueued_at=job.enqueued_at,
-            started_at=entry.first_started_at,
-            last_attempted_at=entry.started_at,
-            finished_at=entry.finished_at if finished else None,
-            args=job.args,
-            kwargs=job.kwargs,
-            backend=self.alias,
-            errors=[
-                TaskError(exception_class_path=path, traceback=text)
-                for path, text in entry.errors
-            ],
-            worker_ids=list(entry.worker_ids),
-            return_value=entry.return_value if finished else None,
-            raw_metadata=entry.metadata,
-        )
 
     def _snapshot_of_row(self, row: tuple) -> TaskResult:
         dialect = self.dialect
