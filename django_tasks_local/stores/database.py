@@ -15,14 +15,14 @@ in a table of the site's own database, shared by every process of the site.
                                        └─► writer (writer.py): batched UPDATEs,
                                            each naming the claim token
     get_result() / wait() ─► this process's entry if it holds the result,
-                              else the row
+                              else the row (decoded in rows.py)
 
-This process keeps an ``Entry`` for each result it holds: claimed, running, or
-finished and not yet committed. Reads in this process see those first, so its
-statuses are exact (RUNNING the moment a worker starts, as in the memory store)
-while the writer commits in batches; other processes see the row once the
-writer has committed, a few milliseconds later. The entry is dropped when its
-final state is in the row.
+This process keeps an ``Entry`` (``entries.py``) for each result it holds:
+claimed, running, or finished and not yet committed. Reads in this process see
+those first, so its statuses are exact (RUNNING the moment a worker starts, as
+in the memory store) while the writer commits in batches; other processes see
+the row once the writer has committed, a few milliseconds later. The entry is
+dropped when its final state is in the row.
 
 Waiting: ``wait()`` on a result this process holds blocks on an event, as in the
 memory store. On a result held elsewhere it reads the row's status, first after
@@ -44,7 +44,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
-from django.tasks.base import TaskError, TaskResult, TaskResultStatus
+from django.tasks.base import TaskResult, TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from ..execution import Outcome
@@ -52,13 +52,23 @@ from ..identity import process_id
 from ..ids import new_token
 from ..jobs import Job, task_at, with_run_after
 from ..options import PoolOptions
-from ..results import build_result, to_datetime
+from ..results import to_datetime
 from ..retries import retry_delay
 from ..scheduler import Scheduler
 from .claimer import Claimer
+from .entries import Entry, snapshot_of_entry
 from .leases import Leases
 from .memory import Waiter, hang_waiter, unhang_waiter
-from .sql import TABLE, Dialect, thread_connection, writing
+from .rows import failed_result_of_lost, job_of_claim, snapshot_of_row
+from .sql import (
+    TABLE,
+    ClaimedRow,
+    Dialect,
+    HeldRow,
+    ResultRow,
+    thread_connection,
+    writing,
+)
 from .writer import Writer
 
 logger = logging.getLogger("django_tasks_local")
@@ -71,50 +81,6 @@ FAILED = TaskResultStatus.FAILED
 #: Seconds ``wait()`` first waits before reading the row of a result held by
 #: another process again; the interval doubles up to ``POLL_INTERVAL``.
 FIRST_LOOK_SECONDS = 0.01
-
-
-class Entry:
-    """This process's record of a result it holds."""
-
-    __slots__ = (
-        "errors",
-        "finished_at",
-        "first_started_at",
-        "job",
-        "metadata",
-        "return_value",
-        "started_at",
-        "status",
-        "superseded",
-        "token",
-        "waiters",
-        "worker_ids",
-    )
-
-    def __init__(
-        self,
-        job: Job,
-        token: str,
-        worker_ids: list[str] | None = None,
-        errors: list[tuple[str, str]] | None = None,
-        first_started_at: float | None = None,
-    ) -> None:
-        self.job = job
-        self.token = token
-        self.status = READY
-        #: When this attempt started, and when the first attempt did.
-        self.started_at: float | None = None
-        self.first_started_at = first_started_at
-        self.finished_at: float | None = None
-        #: Worker ids and errors of earlier attempts, then of this one.
-        self.worker_ids: list[str] = worker_ids or []
-        self.errors: list[tuple[str, str]] = errors or []
-        self.return_value: Any = None
-        self.waiters: list[Waiter] | None = None
-        #: It will reach no final state here: retried, or given back.
-        self.superseded = False
-        #: The result's metadata, reserved keys included; None for none.
-        self.metadata: dict[str, Any] | None = job.metadata
 
 
 class DatabaseStore:
@@ -434,108 +400,48 @@ class DatabaseStore:
                 cursor.execute(dialect.next_due, (self.alias, dialect.time(now)))
                 found = cursor.fetchone()
                 next_due = dialect.timestamp(found[0]) if found else None
-        rows.sort(key=lambda row: (-row[4], row[0]))
+        claimed = sorted(
+            map(ClaimedRow._make, rows), key=lambda row: (-row.priority, row.seq)
+        )
         jobs = []
-        for row in rows:
+        for row in claimed:
             job = self._job_from_claim(row, token)
             if job is not None:
                 jobs.append(job)
         return jobs, next_due
 
-    def _job_from_claim(self, row: tuple, token: str) -> Job | None:
-        dialect = self.dialect
-        (
-            _seq,
-            result_id,
-            task_path,
-            queue_name,
-            priority,
-            args,
-            kwargs,
-            run_after,
-            enqueued_at,
-            attempts,
-            worker_ids,
-            errors,
-            started_at,
-            metadata,
-        ) = row
+    def _job_from_claim(self, row: ClaimedRow, token: str) -> Job | None:
         try:
-            task = self._task_of_row(task_path, priority, queue_name, run_after)
-            earlier_ids = tuple(dialect.from_json(worker_ids) or ())
-            earlier_errors = tuple(
-                (error["exception_class_path"], error["traceback"])
-                for error in dialect.from_json(errors) or ()
+            job, first_started_at = job_of_claim(
+                self.dialect, self.alias, row, self.max_attempts_of
             )
-            job = Job(
-                result_id,
-                task,
-                dialect.from_json(args),
-                dialect.from_json(kwargs),
-                self.alias,
-                dialect.timestamp(enqueued_at) or time.time(),
-                attempts + 1,
-                self.max_attempts_of(task),
-                earlier_ids,
-                earlier_errors,
-                dialect.from_json(metadata) or None,
-            )
-            first_started_at = dialect.timestamp(started_at)
         except Exception as error:  # noqa: BLE001 - that task, not the claimer, fails
-            self._fail_unloadable(result_id, task_path, token, error)
+            self._fail_unloadable(row.result_id, row.task_path, token, error)
             return None
         entry = job.entry = Entry(
-            job, token, list(earlier_ids), list(earlier_errors), first_started_at
+            job, token, list(job.worker_ids), list(job.errors), first_started_at
         )
-        self._local[result_id] = entry
+        self._local[row.result_id] = entry
         return job
 
-    def _retry_after_loss(self, row: tuple, error: BaseException) -> float | None:
+    def _retry_after_loss(self, row: HeldRow, error: BaseException) -> float | None:
         """Seconds until the task of a RUNNING row whose process was lost is
         tried again (``error`` is its ``WorkerDied``), or None to fail it."""
         dialect = self.dialect
-        result_id, _, _, attempts, worker_ids, errors, started_at, path, *rest = row
-        priority, queue_name = rest
         try:
-            task = task_at(path, priority, self.alias, queue_name, None)
+            task = task_at(
+                row.task_path, row.priority, self.alias, row.queue_name, None
+            )
         except Exception:  # noqa: BLE001 - cannot be imported here: fail it
             return None
         now = time.time()
 
         def failed_result() -> TaskResult:
-            earlier = dialect.from_json(errors) or []
-            return build_result(
-                task=task,
-                result_id=result_id,
-                status=FAILED,
-                enqueued_at=None,
-                started_at=dialect.timestamp(started_at),
-                finished_at=now,
-                args=[],
-                kwargs={},
-                backend=self.alias,
-                errors=[
-                    TaskError(
-                        exception_class_path=e["exception_class_path"],
-                        traceback=e["traceback"],
-                    )
-                    for e in earlier
-                ],
-                worker_ids=dialect.from_json(worker_ids) or [],
-            )
+            return failed_result_of_lost(dialect, self.alias, task, row, now)
 
         return retry_delay(
-            task, attempts, self.max_attempts_of(task), error, failed_result
+            task, row.attempts, self.max_attempts_of(task), error, failed_result
         )
-
-    def _task_of_row(
-        self, task_path: str, priority: int, queue_name: str, run_after: Any
-    ) -> Any:
-        """The ``Task`` a row names (``ImportError`` if it cannot be imported
-        here), due at its ``run_after`` read back as the moment it was (SQLite
-        hands datetimes back naive, in UTC)."""
-        due = to_datetime(self.dialect.timestamp(run_after))
-        return task_at(task_path, priority, self.alias, queue_name, due)
 
     def max_attempts_of(self, task: Any) -> int:
         """The task's ``max_attempts``, else the alias's ``MAX_ATTEMPTS``."""
@@ -580,7 +486,7 @@ class DatabaseStore:
         entry.worker_ids = [*entry.worker_ids, worker_id]
         entry.status = RUNNING
         self._write_running(entry)
-        return self._snapshot(entry)
+        return snapshot_of_entry(self.alias, entry)
 
     def _write_running(self, entry: Entry) -> None:
         """The whole running state of ``entry`` (each write of it sets every
@@ -660,7 +566,7 @@ class DatabaseStore:
             [list(error) for error in entry.errors],
             entry,
         )
-        return self._snapshot(entry), waiters
+        return snapshot_of_entry(self.alias, entry), waiters
 
     def retry(
         self, job: Job, outcome: Outcome, worker_id: str | None, due: float
@@ -724,7 +630,7 @@ class DatabaseStore:
         claimer = self._claimer
         if claimer is not None:
             claimer.note_due(due)
-        return self._snapshot(entry), None
+        return snapshot_of_entry(self.alias, entry), None
 
     def _write_end(
         self,
@@ -805,10 +711,10 @@ class DatabaseStore:
     def get(self, result_id: str) -> TaskResult:
         entry = self._local.get(result_id) if isinstance(result_id, str) else None
         if entry is not None:
-            return self._snapshot(entry)
-        return self._snapshot_of_row(self._read_row(result_id))
+            return snapshot_of_entry(self.alias, entry)
+        return snapshot_of_row(self.dialect, self.alias, self._read_row(result_id))
 
-    def _read_row(self, result_id: Any) -> tuple:
+    def _read_row(self, result_id: Any) -> ResultRow:
         if not isinstance(result_id, str):
             raise TaskResultDoesNotExist(result_id)
         with connections[self.database].cursor() as cursor:
@@ -816,7 +722,7 @@ class DatabaseStore:
             row = cursor.fetchone()
         if row is None:
             raise TaskResultDoesNotExist(result_id)
-        return row
+        return ResultRow._make(row)
 
     def wait(self, result_id: str, timeout: float | None = None) -> TaskResult:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -830,8 +736,8 @@ class DatabaseStore:
                 pause = FIRST_LOOK_SECONDS
                 continue
             row = self._read_row(result_id)
-            if row[8] not in (READY, RUNNING):
-                return self._snapshot_of_row(row)
+            if row.status not in (READY, RUNNING):
+                return snapshot_of_row(self.dialect, self.alias, row)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timed_out(result_id, timeout)
@@ -860,7 +766,7 @@ class DatabaseStore:
                 raise self._timed_out(result_id, timeout)
         if entry.superseded:
             return None
-        return self._snapshot(entry)
+        return snapshot_of_entry(self.alias, entry)
 
     def _supersede(self, entry: Entry) -> None:
         """``entry`` will not reach a final state here (its task is retried, or
@@ -880,84 +786,6 @@ class DatabaseStore:
     def is_running(self, result_id: str) -> bool:
         entry = self._local.get(result_id)
         return entry is not None and entry.status == RUNNING
-
-    # -- snapshots ---------------------------------------------------------------------
-
-    def _snapshot(self, entry: Entry) -> TaskResult:
-        job = entry.job
-        status = entry.status
-        finished = status not in (READY, RUNNING)
-        return build_result(
-            task=job.task,
-            result_id=job.id,
-            status=status,
-            enqueued_at=job.enqueued_at,
-            started_at=entry.first_started_at,
-            last_attempted_at=entry.started_at,
-            finished_at=entry.finished_at if finished else None,
-            args=job.args,
-            kwargs=job.kwargs,
-            backend=self.alias,
-            errors=[
-                TaskError(exception_class_path=path, traceback=text)
-                for path, text in entry.errors
-            ],
-            worker_ids=list(entry.worker_ids),
-            return_value=entry.return_value if finished else None,
-            raw_metadata=entry.metadata,
-        )
-
-    def _snapshot_of_row(self, row: tuple) -> TaskResult:
-        dialect = self.dialect
-        (
-            result_id,
-            alias,
-            task_path,
-            queue_name,
-            priority,
-            args,
-            kwargs,
-            run_after,
-            status,
-            enqueued_at,
-            started_at,
-            last_attempted_at,
-            finished_at,
-            _attempts,
-            worker_ids,
-            return_value,
-            errors,
-            metadata,
-        ) = row
-        try:
-            task = self._task_of_row(task_path, priority, queue_name, run_after)
-        except Exception as error:
-            raise TaskResultDoesNotExist(
-                f"{result_id}: its task {task_path} cannot be imported here "
-                f"({type(error).__name__}: {error})"
-            ) from error
-        return build_result(
-            task=task,
-            result_id=result_id,
-            status=TaskResultStatus(status),
-            enqueued_at=dialect.timestamp(enqueued_at),
-            started_at=dialect.timestamp(started_at),
-            last_attempted_at=dialect.timestamp(last_attempted_at),
-            finished_at=dialect.timestamp(finished_at),
-            args=dialect.from_json(args),
-            kwargs=dialect.from_json(kwargs),
-            backend=alias,
-            errors=[
-                TaskError(
-                    exception_class_path=error["exception_class_path"],
-                    traceback=error["traceback"],
-                )
-                for error in dialect.from_json(errors)
-            ],
-            worker_ids=dialect.from_json(worker_ids),
-            return_value=dialect.from_json(return_value),
-            raw_metadata=dialect.from_json(metadata) or None,
-        )
 
 
 _ERROR_KEYS = ("exception_class_path", "traceback")

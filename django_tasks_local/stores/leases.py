@@ -34,7 +34,7 @@ from typing import Any
 from ..exceptions import WorkerDied
 from ..execution import failure
 from ..identity import HOST, is_alive, process_id
-from .sql import Dialect, thread_connection, writing
+from .sql import Dialect, HeldRow, thread_connection, writing
 
 logger = logging.getLogger("django_tasks_local")
 
@@ -54,7 +54,7 @@ class Leases:
         lease: float,
         on_failed: Callable[[list[str]], None],
         on_lapse: Callable[[float], None],
-        retry_in: Callable[[tuple, BaseException], float | None],
+        retry_in: Callable[[HeldRow, BaseException], float | None],
     ) -> None:
         self.database = database
         self.alias = alias
@@ -165,24 +165,24 @@ class Leases:
         dialect = self.dialect
         with connection.cursor() as cursor:
             cursor.execute(dialect.claimed_rows, (self.alias, claimer))
-            rows = cursor.fetchall()
+            rows = [HeldRow._make(row) for row in cursor.fetchall()]
         failed: list[str] = []
         released = retried = 0
         with writing(self.database, dialect.vendor), connection.cursor() as cursor:
             cursor.execute(dialect.begin)
             try:
                 for row in rows:
-                    result_id, token, status, _, _, errors, _, path = row[:8]
-                    if status == "READY":
+                    result_id, token = row.result_id, row.claim_token
+                    if row.status == "READY":
                         cursor.execute(dialect.release, (result_id, token))
                         released += cursor.rowcount
                         continue
                     error = WorkerDied(
-                        f"Task {path} (id {result_id}) was running in process "
-                        f"{claimer}, which was lost: {why}."
+                        f"Task {row.task_path} (id {result_id}) was running in "
+                        f"process {claimer}, which was lost: {why}."
                     )
                     outcome = failure(error, now, now)
-                    history = dialect.from_json(errors) or []
+                    history = dialect.from_json(row.errors) or []
                     history.append(
                         {
                             "exception_class_path": outcome.error_class_path,

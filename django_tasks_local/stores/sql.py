@@ -24,7 +24,7 @@ import math
 import os
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -47,12 +47,73 @@ PROCESS_TABLE = "django_tasks_local_workerprocess"
 #: lock before a statement fails and is retried: long, since only they wait.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-#: The columns a snapshot needs, in the order ``Dialect.row`` reads them.
-RESULT_COLUMNS = (
-    "result_id, alias, task_path, queue_name, priority, args, kwargs, run_after, "
-    "status, enqueued_at, started_at, last_attempted_at, finished_at, attempts, "
-    "worker_ids, return_value, errors, metadata"
-)
+# The rows the store reads, each as a named tuple whose fields are the columns
+# its statement names, in the same order: the statements below are made from
+# ``_fields``, so a column is added or moved here and nowhere else. They are
+# decoded in ``rows.py``. (An enqueue reads no row, and makes none of these.)
+
+
+class ResultRow(NamedTuple):
+    """A result as ``select_result`` reads it: the columns a snapshot needs."""
+
+    result_id: str
+    alias: str
+    task_path: str
+    queue_name: str
+    priority: int
+    args: Any
+    kwargs: Any
+    run_after: Any
+    status: str
+    enqueued_at: Any
+    started_at: Any
+    last_attempted_at: Any
+    finished_at: Any
+    attempts: int
+    worker_ids: Any
+    return_value: Any
+    errors: Any
+    metadata: Any
+
+
+class ClaimedRow(NamedTuple):
+    """A row as ``claim`` returns it: the columns a job needs, and ``seq`` (the
+    enqueue order, which breaks ties of priority)."""
+
+    seq: int
+    result_id: str
+    task_path: str
+    queue_name: str
+    priority: int
+    args: Any
+    kwargs: Any
+    run_after: Any
+    enqueued_at: Any
+    attempts: int
+    worker_ids: Any
+    errors: Any
+    started_at: Any
+    metadata: Any
+
+
+class HeldRow(NamedTuple):
+    """A row another process holds, as ``claimed_rows`` reads it for recovery."""
+
+    result_id: str
+    claim_token: str
+    status: str
+    attempts: int
+    worker_ids: Any
+    errors: Any
+    started_at: Any
+    task_path: str
+    priority: int
+    queue_name: str
+
+
+RESULT_COLUMNS = ", ".join(ResultRow._fields)
+CLAIMED_COLUMNS = ", ".join(ClaimedRow._fields)
+HELD_COLUMNS = ", ".join(HeldRow._fields)
 
 
 class Dialect:
@@ -127,9 +188,7 @@ class Dialect:
             "WHERE alias = %s AND status = 'READY' AND claimed_by IS NULL "
             "AND (run_after IS NULL OR run_after <= %s) "
             f"ORDER BY priority DESC, seq LIMIT %s{skip_locked}) "
-            "RETURNING seq, result_id, task_path, queue_name, priority, args, kwargs, "
-            "run_after, enqueued_at, attempts, worker_ids, errors, started_at, "
-            "metadata"
+            f"RETURNING {CLAIMED_COLUMNS}"
         )
         # Due READY rows that no other process holds.
         self.any_due = (
@@ -181,9 +240,7 @@ class Dialect:
             "GROUP BY claimed_by"
         )
         self.claimed_rows = (
-            f"SELECT result_id, claim_token, status, attempts, worker_ids, errors, "
-            f"started_at, task_path, priority, queue_name FROM {TABLE} "
-            "WHERE alias = %s AND claimed_by = %s"
+            f"SELECT {HELD_COLUMNS} FROM {TABLE} WHERE alias = %s AND claimed_by = %s"
         )
         self.claim_token_of = f"SELECT claim_token FROM {TABLE} WHERE result_id = %s"
         self.fail_lost = (
